@@ -16,6 +16,10 @@ from freight.errors import FreightError
 
 # Importing a command module registers its commands on `app`.
 from freight.cli import deps as _deps  # noqa: F401,E402
+from freight.cli import convert as _convert  # noqa: F401,E402
+from freight.cli import init as _init  # noqa: F401,E402
+from freight.cli import run as _run  # noqa: F401,E402
+from freight.cli import runs as _runs  # noqa: F401,E402
 
 
 def main(argv: list[str] | None = None) -> int:

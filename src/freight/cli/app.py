@@ -22,7 +22,7 @@ app = typer.Typer(
 
 # stdout carries results (requirements, JSON, scripts); everything for a human goes to stderr.
 out = Console(no_color=bool(os.environ.get("NO_COLOR")), highlight=False, soft_wrap=True)
-err = Console(stderr=True, no_color=bool(os.environ.get("NO_COLOR")), highlight=False)
+err = Console(stderr=True, no_color=bool(os.environ.get("NO_COLOR")), highlight=False, soft_wrap=True)
 
 
 class _State:

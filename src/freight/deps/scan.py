@@ -1,0 +1,324 @@
+"""Find a project's sources and the imports in each, in parallel when there are many.
+
+`walk(root)` lists the Python files and notebooks under a folder, skipping what is not
+source (.git, virtual environments, site-packages, node_modules, build, dist, hidden
+folders ...) and never following a symlink into a loop. It also indexes which module names
+are local to the project. `scan(tree)` reads each file once and returns its imports; it
+never raises for a bad file: every problem becomes a one-line warning naming file and line.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from freight.deps.models import FoundImport
+from freight.deps.pysource import imports_in_source
+from freight.errors import FreightError
+
+PY_SIZE_LIMIT = 10 * 1024 * 1024  # bigger .py files are generated data, not code
+NOTEBOOK_SIZE_LIMIT = 100 * 1024 * 1024  # notebooks carry their outputs (plots) inline
+PARALLEL_MIN_FILES = 200  # below this, starting worker processes costs more than it saves
+PY_SUFFIXES = (".py", ".pyw")
+EXTENSION_SUFFIXES = (".so", ".pyd")
+SKIP_DIRS = {
+    "__pycache__", "node_modules", "site-packages", "dist-packages", "build", "dist",
+    "venv", "htmlcov", "__pypackages__",
+}  # fmt: skip
+ENV_MARKERS = {"pyvenv.cfg", "conda-meta"}  # a folder holding one is an environment
+
+# Where a file sits decides whether its imports are needs: a path part -> the reason.
+TEST_DIRS = {"tests", "test"}
+DOC_DIRS = {"docs", "doc", "documentation"}
+EXAMPLE_DIRS = {"examples", "example", "benchmarks", "benchmark"}
+VENDOR_DIRS = {"vendor", "_vendor", "vendored", "third_party", "thirdparty", "3rdparty"}
+TOOL_FILES = {"setup.py": "build script (setup.py)", "noxfile.py": "dev tool (noxfile.py)"}
+
+
+@dataclass
+class SourceTree:
+    """The sources of one analysis and the module names local to the project."""
+
+    root: Path  # the folder (a single script's or notebook's own folder)
+    files: list[str]  # .py files, relative posix paths
+    notebooks: list[str]  # .ipynb files, relative posix paths
+    warnings: list[str] = field(default_factory=list)
+    modules: dict[str, set[str]] = field(default_factory=dict)  # dir -> importable names
+    package_roots: set[str] = field(default_factory=set)
+    single: bool = False  # PATH was one file
+    demote_examples: bool = True  # examples/docs count as optional (there is other code)
+
+    def is_local(self, top: str, importer: str) -> bool:
+        """Whether `import top` in file `importer` finds a module of the project."""
+        folder = posixpath.dirname(importer)
+        while True:
+            if top in self.modules.get(folder, ()):
+                return True
+            if not folder:
+                break
+            folder = posixpath.dirname(folder)
+        return top in self.modules.get("src", ()) or top in self.package_roots
+
+    def path_reason(self, rel: str) -> str:
+        """Why imports in this file are optional ("" when they are needs)."""
+        parts = rel.split("/")
+        folders, name = set(parts[:-1]), parts[-1]
+        if folders & VENDOR_DIRS:
+            return "vendored code"
+        if folders & TEST_DIRS or _is_test_file(name):
+            return "tests"
+        if name in TOOL_FILES:
+            return TOOL_FILES[name]
+        if self.demote_examples and folders & DOC_DIRS:
+            return "docs"
+        if self.demote_examples and folders & EXAMPLE_DIRS:
+            return "examples"
+        if name == "conf.py" and self._beside_docs_index(parts[:-1]):
+            return "docs"
+        return ""
+
+    def _beside_docs_index(self, folder: list[str]) -> bool:
+        names = self.modules.get("/".join(folder), set())
+        return "conf" in names and any((self.root / "/".join(folder) / f"index{s}").exists() for s in (".rst", ".md"))
+
+
+def _is_test_file(name: str) -> bool:
+    stem = name.rsplit(".", 1)[0]
+    return name == "conftest.py" or stem.startswith("test_") or stem.endswith("_test") or stem == "tests"
+
+
+# ---- finding the sources ----------------------------------------------------------------
+
+
+def walk(root: Path) -> SourceTree:
+    """All sources under `root`, skipping folders that are not source."""
+    tree = SourceTree(root=root, files=[], notebooks=[])
+    extensions: list[str] = []
+    seen = {os.path.realpath(root)}
+    stack = [(str(root), "", os.path.realpath(root))]
+    while stack:
+        path, rel, real = stack.pop()
+        for child in _children(path, rel, tree):
+            _visit(child, rel, real, tree, stack, seen, extensions)
+    tree.files.sort()
+    tree.notebooks.sort()
+    _index_modules(tree, extensions)
+    tree.demote_examples = any(not _in_context_dir(f) for f in tree.files + tree.notebooks)
+    return tree
+
+
+def _children(path: str, rel: str, tree: SourceTree) -> list[os.DirEntry]:
+    try:
+        with os.scandir(path) as entries:
+            children = list(entries)
+    except OSError as exc:
+        tree.warnings.append(f"{rel or '.'}: cannot read folder ({exc.strerror}); skipped")
+        return []
+    if rel and any(child.name in ENV_MARKERS for child in children):
+        return []  # a virtual environment or conda environment inside the project
+    return children
+
+
+def _visit(entry: os.DirEntry, rel_dir: str, real_dir: str, tree, stack, seen, extensions):
+    rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+    try:
+        if entry.is_dir():
+            _visit_dir(entry, rel, real_dir, tree, stack, seen)
+        elif entry.is_file():
+            _visit_file(entry, rel, tree, extensions)
+    except OSError as exc:
+        tree.warnings.append(f"{rel}: cannot read ({exc.strerror}); skipped")
+
+
+def _visit_dir(entry: os.DirEntry, rel: str, real_dir: str, tree, stack, seen) -> None:
+    name = entry.name
+    if name.startswith(".") or name in SKIP_DIRS or name.endswith((".egg-info", ".dist-info")):
+        return
+    real = os.path.realpath(entry.path) if entry.is_symlink() else os.path.join(real_dir, name)
+    if real in seen:
+        if real_dir == real or real_dir.startswith(real + os.sep):
+            tree.warnings.append(f"{rel}: symlink loop (points back to {real}); not followed")
+        return
+    seen.add(real)
+    stack.append((entry.path, rel, real))
+
+
+def _visit_file(entry: os.DirEntry, rel: str, tree: SourceTree, extensions: list[str]) -> None:
+    name = entry.name
+    if name.endswith(PY_SUFFIXES):
+        if _small_enough(entry.stat().st_size, PY_SIZE_LIMIT, rel, tree):
+            tree.files.append(rel)
+    elif name.endswith(".ipynb"):
+        if _small_enough(entry.stat().st_size, NOTEBOOK_SIZE_LIMIT, rel, tree):
+            tree.notebooks.append(rel)
+    elif name.endswith(EXTENSION_SUFFIXES):
+        extensions.append(rel)
+
+
+def _small_enough(size: int, limit: int, rel: str, tree: SourceTree) -> bool:
+    if size <= limit:
+        return True
+    tree.warnings.append(f"{rel}: {size / 2**20:.0f} MB, over the {limit // 2**20} MB limit; skipped")
+    return False
+
+
+def _in_context_dir(rel: str) -> bool:
+    parts = rel.split("/")
+    return bool(set(parts[:-1]) & (TEST_DIRS | DOC_DIRS | EXAMPLE_DIRS | VENDOR_DIRS)) or (
+        _is_test_file(parts[-1]) or parts[-1] in TOOL_FILES
+    )
+
+
+def _index_modules(tree: SourceTree, extensions: list[str]) -> None:
+    """Which names each folder makes importable: modules, packages, namespace folders."""
+    packages, with_code = set(), set()
+    for rel in tree.files + extensions:
+        folder, name = posixpath.split(rel)
+        tree.modules.setdefault(folder, set()).add(name.split(".", 1)[0])
+        if name == "__init__.py":
+            packages.add(folder)
+        while folder and folder not in with_code:
+            with_code.add(folder)
+            folder = posixpath.dirname(folder)
+    for folder in with_code:
+        parent, name = posixpath.split(folder)
+        tree.modules.setdefault(parent, set()).add(name)
+    tree.package_roots = {posixpath.basename(p) for p in packages if posixpath.dirname(p) not in packages}
+
+
+def single_file(path: Path) -> SourceTree:
+    """A tree of one script or notebook; its folder's modules count as local."""
+    root = path.parent
+    rel = path.name
+    tree = SourceTree(root=root, files=[], notebooks=[], single=True, demote_examples=False)
+    (tree.notebooks if rel.endswith(".ipynb") else tree.files).append(rel)
+    names = set()
+    for child in _children(str(root), "", tree):
+        if child.name.endswith(PY_SUFFIXES + EXTENSION_SUFFIXES):
+            names.add(child.name.split(".", 1)[0])
+        elif child.is_dir() and _holds_python(Path(child.path)):
+            names.add(child.name)
+    tree.modules[""] = names
+    return tree
+
+
+def _holds_python(folder: Path) -> bool:
+    try:
+        return any(p.suffix == ".py" for p in folder.iterdir())
+    except OSError:
+        return False
+
+
+# ---- reading the sources ----------------------------------------------------------------
+
+
+# (dotted module, line, reason or "" for a hard need, notebook cell or None): plain tuples,
+# because thousands of them cross from worker processes and dataclasses pickle slowly.
+ScannedImport = tuple[str, int, str, "int | None"]
+
+
+@dataclass
+class FileScan:
+    """What one file holds. For notebooks also its `!pip install` lines and `%load_ext`s."""
+
+    path: str
+    imports: list[ScannedImport]
+    warnings: list[str]
+    pip_requirements: list[str] = field(default_factory=list)
+    notebook: bool = False
+
+
+def scan(tree: SourceTree, paths: list[str] | None = None, workers: int | None = None) -> list[FileScan]:
+    """Scan the given files of the tree (default: all), in worker processes when many."""
+    jobs = paths if paths is not None else tree.files + tree.notebooks
+    cpus = workers or min(os.cpu_count() or 1, 8)
+    if cpus < 2 or len(jobs) < PARALLEL_MIN_FILES:
+        return [scan_file(tree.root, rel) for rel in jobs]
+    batches = [jobs[i::cpus * 4] for i in range(cpus * 4)]
+    try:
+        with ProcessPoolExecutor(max_workers=cpus) as pool:
+            results = list(pool.map(_scan_batch, [(tree.root, batch) for batch in batches]))
+    except (OSError, RuntimeError):  # no processes here (a sandbox): scan in this one
+        return [scan_file(tree.root, rel) for rel in jobs]
+    return sorted((scanned for batch in results for scanned in batch), key=lambda s: s.path)
+
+
+def _scan_batch(job: tuple[Path, list[str]]) -> list[FileScan]:
+    root, paths = job
+    return [scan_file(root, rel) for rel in paths]
+
+
+def scan_file(root: Path, rel: str) -> FileScan:
+    """The imports of one file; problems become warnings."""
+    if rel.endswith(".ipynb"):
+        return _scan_notebook(root, rel)
+    try:
+        data = (root / rel).read_bytes()
+    except OSError as exc:
+        return FileScan(rel, [], [f"{rel}: cannot read ({exc.strerror}); skipped"])
+    text, problem = decode_source(data)
+    found, raw_warnings = imports_in_source(text)
+    warnings = [f"{rel}:{line}: {message}" for line, message in ([problem] if problem else []) + raw_warnings]
+    return FileScan(rel, [(module, line, why, None) for module, line, why in found], warnings)
+
+
+def found_import(path: str, item: ScannedImport, path_reason: str) -> FoundImport:
+    """The FoundImport for one scanned import; `path_reason` says why the file is optional."""
+    module, line, reason, cell = item
+    reason = reason or path_reason
+    return FoundImport(module, path, line, bool(reason), reason or "import", cell)
+
+
+def decode_source(data: bytes) -> tuple[str, tuple[int, str] | None]:
+    """Text of a Python file (PEP 263 coding cookie honoured) and a warning if undecodable."""
+    try:
+        return data.decode("utf-8").lstrip("\ufeff"), None
+    except UnicodeDecodeError:
+        pass
+    encoding = _coding_cookie(data) or "utf-8"
+    try:
+        return data.decode(encoding), None
+    except LookupError:
+        encoding = "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return data.decode(encoding, "replace"), (line, f"not valid {encoding}; bad bytes replaced")
+    return data.decode(encoding, "replace"), None
+
+
+def _coding_cookie(data: bytes) -> str | None:
+    for line in data.split(b"\n", 2)[:2]:
+        stripped = line.strip()
+        if stripped.startswith(b"#") and b"coding" in stripped:
+            rest = stripped.split(b"coding", 1)[1]
+            if rest[:1] in (b":", b"="):
+                name = rest[1:].strip().split()[0] if rest[1:].strip() else b""
+                return name.decode("ascii", "replace").rstrip("-*") or None
+    return None
+
+
+def _scan_notebook(root: Path, rel: str) -> FileScan:
+    try:
+        from freight.deps.notebook import read_notebook
+    except ImportError:
+        return FileScan(rel, [], [f"{rel}: notebook support is not installed; skipped"], notebook=True)
+    try:
+        notebook = read_notebook(root / rel)
+    except FreightError as exc:
+        return FileScan(rel, [], [f"{rel}: {exc.problem}"], notebook=True)
+    except OSError as exc:
+        return FileScan(rel, [], [f"{rel}: cannot read ({exc.strerror}); skipped"], notebook=True)
+    imports, warnings = [], list(notebook.warnings)
+    for cell in notebook.cells:
+        found, raw_warnings = imports_in_source(cell.source)
+        imports += [(module, line, why, cell.index) for module, line, why in found]
+        warnings += [f"{rel}:cell{cell.index}:{line}: {message}" for line, message in raw_warnings]
+    imports += [(name, 0, "", None) for name in notebook.load_ext]
+    return FileScan(rel, imports, warnings, list(notebook.pip_requirements), notebook=True)

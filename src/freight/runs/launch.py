@@ -1,0 +1,189 @@
+"""From what the user typed to a submitted run: the `freight run` pipeline.
+
+    RunRequest ─▶ resolve the source (script, notebook, folder, command) ─▶ Config (file + flags)
+               ─▶ Job (command, sweep tasks, resources, requirements) ─▶ environment (current/venv)
+               ─▶ RunStore.create_run ─▶ Target.check/submit ─▶ RunStore.mark_submitted
+
+Nothing here waits on tasks; runs/watch.py follows them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from freight.errors import InputError
+from freight.runs.store import RunRecord, RunStore
+from freight.sched import get_target
+from freight.spec.config import Config, load_config, merge_cli
+from freight.spec.job import EnvMode, Job
+from freight.spec.resources import Resources
+from freight.spec.sweep import expand_params
+
+PYTHON_COMMANDS = ("python", "python3")
+
+
+@dataclass
+class RunRequest:
+    """The command line (or the Python API), before any file is read. None = not given."""
+
+    source: str | None = None  # a script, a notebook, a folder, or a program on PATH
+    args: list[str] = field(default_factory=list)
+    overrides: dict = field(default_factory=dict)  # merge_cli keywords: cpus, mem, sweep, …
+    cwd: Path = field(default_factory=Path.cwd)
+
+
+@dataclass
+class Source:
+    """What the request runs: the command before the sweep, where, and which config applies."""
+
+    command: list[str]
+    workdir: Path
+    config: Config
+    analyze: Path | None = None  # what `freight deps` should read for requirements
+    notes: list[str] = field(default_factory=list)
+
+
+def build_job(request: RunRequest, home: Path) -> tuple[Job, Config, list[str]]:
+    """The Job the request describes, the merged config, and notes for the user."""
+    source = resolve_source(request, home)
+    config = merge_cli(source.config, **request.overrides)
+    command = config.command if request.source is None or source.command == [] else source.command
+    if not command:
+        raise InputError(
+            "nothing to run: no script or command given and no `command` in freight.toml",
+            fix="`freight run train.py`, `freight run -- CMD ARGS`, or set command in freight.toml",
+            path=source.workdir,
+        )
+    sweep_file = Path(config.sweep.file) if config.sweep.file else None
+    tasks = expand_params(config.sweep.params, mode=config.sweep.mode, sweep_file=sweep_file,
+                          random_n=config.sweep.random, seed=config.sweep.seed)
+    requirements, notes = _requirements(source, config, command)
+    job = Job(
+        name=config.name or _default_name(request, command),
+        command=list(command),
+        workdir=str(source.workdir),
+        env=dict(config.env_vars),
+        resources=_resources(config),
+        tasks=tasks,
+        env_mode=config.env,
+        requirements=requirements,
+        max_parallel=config.max_parallel,
+    )
+    return job, config, source.notes + notes
+
+
+def resolve_source(request: RunRequest, home: Path) -> Source:
+    if request.source is None:  # `freight run` in a project with a freight.toml command
+        return Source([], request.cwd, load_config(request.cwd), analyze=request.cwd)
+    path = (request.cwd / request.source)
+    if path.is_dir():
+        config = load_config(path)
+        extra = list(request.args)
+        command = [*config.command, *extra] if config.command else []
+        return Source(command, path.resolve(), config, analyze=path.resolve())
+    if path.is_file() and path.suffix == ".ipynb":
+        return _notebook_source(path, request, home)
+    if path.is_file() and path.suffix == ".py":
+        command = ["python", request.source, *request.args]
+        return Source(command, request.cwd, load_config(path), analyze=path)
+    program = shutil.which(request.source) if os.sep not in request.source else None
+    if program is None and not path.is_file():
+        raise InputError(
+            "no such script, notebook, folder or program",
+            fix="check the path, or put the command after `--`", path=request.source,
+        )
+    return Source([request.source, *request.args], request.cwd, load_config(request.cwd))
+
+
+def _notebook_source(path: Path, request: RunRequest, home: Path) -> Source:
+    """A notebook runs as the script `freight convert` makes of it, kept under .freight/."""
+    from freight.deps.convert import convert_notebook, write_script
+
+    conversion = convert_notebook(path)
+    digest = hashlib.sha256(conversion.script.encode()).hexdigest()[:12]
+    script = home / "converted" / f"{path.stem}-{digest}.py"
+    if not script.exists():
+        script.parent.mkdir(parents=True, exist_ok=True)
+        write_script(conversion.script, script, path)
+    command = ["python", str(script), *request.args]
+    config = load_config(path)
+    config = merge_cli(config, requirements=[*config.requirements, *conversion.requirements])
+    return Source(command, request.cwd, config, analyze=script, notes=list(conversion.warnings))
+
+
+def _requirements(source: Source, config: Config, command: list[str]) -> tuple[list[str], list[str]]:
+    """What the tasks' environment must hold: the config's list plus what `freight deps` finds.
+    The analysis is skipped when it cannot matter: --env current, or a non-Python command."""
+    declared = list(config.requirements)
+    runs_python = command[0] in PYTHON_COMMANDS
+    if config.env is EnvMode.current or not runs_python or source.analyze is None:
+        return declared, []
+    from freight.spec.init import find_requirements
+
+    found, notes = find_requirements(source.analyze)
+    return _merge_requirements(declared, found or []), list(notes)
+
+
+def _merge_requirements(first: list[str], second: list[str]) -> list[str]:
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    seen = {canonicalize_name(Requirement(r).name) for r in first}
+    return first + [r for r in second if canonicalize_name(Requirement(r).name) not in seen]
+
+
+def _resources(config: Config) -> Resources:
+    wanted = {k: v for k, v in config.resources.model_dump().items() if v is not None}
+    renamed = {"mem": "mem_mb", "time": "time_s", "disk": "disk_mb"}
+    return Resources(**{renamed.get(k, k): v for k, v in wanted.items()})
+
+
+def _default_name(request: RunRequest, command: list[str]) -> str:
+    if request.source:
+        return Path(request.source.rstrip("/")).stem or "run"
+    script = next((arg for arg in command[1:] if arg.endswith((".py", ".ipynb"))), command[0])
+    return Path(script).stem
+
+
+def prepare(job: Job) -> tuple[Job, str]:
+    """Pick (and build, once) the environment the tasks' `python` runs in."""
+    from freight.engines.venv import prepare_environment, shim_pythonpath
+
+    if job.command[0] not in PYTHON_COMMANDS and not job.requirements:
+        return job.model_copy(update={"python": sys.executable}), "this interpreter"
+    env = prepare_environment(job.requirements, job.env_mode)
+    extra_env = dict(job.env)
+    if env.mode_used is EnvMode.venv:  # `from freight import report` must work in the venv
+        extra_env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (shim_pythonpath(), extra_env.get("PYTHONPATH")) if p)
+    return job.model_copy(update={"python": env.python, "env": extra_env}), env.reason
+
+
+def submit(store: RunStore, job: Job, target_name: str) -> RunRecord:
+    """Create the run (committed first: nothing is lost if submitting fails) and submit it."""
+    target = get_target(target_name)
+    target.check(job)
+    run = store.create_run(job, target_name)
+    indices = [task.index for task in job.tasks]
+    submission = target.submit(run, indices)
+    store.mark_submitted(run.id, indices, submission.ids)
+    return run
+
+
+def retry(store: RunStore, run: RunRecord) -> list[int]:
+    """Submit again only what did not succeed and is not still queued or running."""
+    indices = store.retry_indices(run.id)
+    if indices:
+        target = get_target(run.target)
+        submission = target.submit(run, indices)
+        store.mark_submitted(run.id, indices, submission.ids)
+    return indices
+
+
+def cancel(store: RunStore, run: RunRecord) -> None:
+    get_target(run.target).cancel(run)
