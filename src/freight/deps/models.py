@@ -52,8 +52,9 @@ class Declared:
     optional: bool = False
     reason: str = "declared"
     kind: Literal["pip", "conda"] = "pip"
-    # A full environment dump (`conda list -e`, `pip freeze`) lists transitive packages too.
+    # A full environment dump (`conda list -e`) lists transitive packages too.
     snapshot: bool = False
+    original: str = ""  # the text as written, when it was converted (conda specs)
 
     @property
     def location(self) -> str:
@@ -115,6 +116,7 @@ class DepsReport:
     notebooks_scanned: int = 0
     has_declarations: bool = False
     pin: str = "none"
+    pip_options: list[str] = field(default_factory=list)  # --index-url ... from declared files
 
     @property
     def check_ok(self) -> bool:
@@ -122,7 +124,7 @@ class DepsReport:
 
     def requirements_txt(self, include_optional: bool = True) -> str:
         """requirements.txt text: hard needs, then optional ones commented out."""
-        lines = [pkg.requirement for pkg in self.requirements]
+        lines = self.pip_options + [pkg.requirement for pkg in self.requirements]
         if include_optional and self.optional:
             lines.append("# optional: not needed to run; uncomment what you want")
             lines += [f"# {pkg.requirement}  # {pkg.reason}" for pkg in self.optional]
@@ -133,6 +135,7 @@ class DepsReport:
             "schema": JSON_SCHEMA,
             "root": str(self.root),
             "pin": self.pin,
+            "pip_options": list(self.pip_options),
             "python_files_scanned": self.python_files_scanned,
             "notebooks_scanned": self.notebooks_scanned,
             "requirements": [pkg.to_json() for pkg in self.requirements],
@@ -152,4 +155,5 @@ def _declared_json(item: Declared) -> dict:
         "optional": item.optional,
         "reason": item.reason,
         "kind": item.kind,
+        "original": item.original,
     }

@@ -84,6 +84,7 @@ class NameResolver:
         self.declared = {canonicalize_name(name) for name in declared}
         self.use_environment = use_environment
         self._cache: dict[str, str | None] = {}
+        self.guessed: set[str] = set()  # names that are only the import name, found nowhere
 
     @cached_property
     def installed(self) -> dict[str, list[str]]:
@@ -112,6 +113,8 @@ class NameResolver:
         if len(installed) > 1:
             installed = _providing(module, installed) or installed
         curated = self.table.modules.get(top, [])
+        if not curated and not installed:
+            self.guessed.add(top)
         return self._choose(curated or installed or [top], top, installed)
 
     def _generic(self, module: str) -> bool:

@@ -73,6 +73,7 @@ def build_job(request: RunRequest, home: Path) -> tuple[Job, Config, list[str]]:
         env_mode=config.env,
         requirements=requirements,
         max_parallel=config.max_parallel,
+        target_options=dict(config.targets.get(config.target, {})),
     )
     return job, config, source.notes + notes
 

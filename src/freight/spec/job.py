@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import string
 from enum import Enum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -46,6 +47,9 @@ class Job(BaseModel):
     requirements: list[str] = Field(default_factory=list)
     python: str | None = None  # the interpreter that runs `python` commands (venv or current)
     max_parallel: int | None = Field(None, ge=1)
+    # Settings for the chosen target (partition, account, extra scheduler flags …), from
+    # `[targets.<name>]` in freight.toml and the command line; each target validates its own.
+    target_options: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("name")
     @classmethod

@@ -1,0 +1,250 @@
+"""`analyze(path)`: the requirements of a script, a notebook or a project folder.
+
+The answer is the union of what the project declares (requirements files, pyproject ...,
+with their pins) and what its code imports (mapped to distributions). Declared packages
+that nothing imports stay in: they are often needed without an import (a DB driver, a
+server, jupyter); `--check` lists them, runtime companions excepted. A package is a hard
+need when some hard import or main declaration asks for it; it is optional when it is only
+imported under `try/except ImportError`, `if TYPE_CHECKING`, a `find_spec` guard, in tests,
+docs, examples, setup.py or vendored code, or only declared as an extra or dev dependency.
+A `conda list -e` export is a snapshot of a whole environment: it pins what the code
+needs but adds nothing by itself.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from pathlib import Path
+from typing import Literal
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from freight.deps import scan
+from freight.deps.declared import Declarations, read_declarations
+from freight.deps.models import Declared, DepsReport, FoundImport, NeededPackage
+from freight.deps.names import NameResolver, is_companion, is_stdlib
+from freight.deps.pins import pin_locally
+from freight.errors import ConfigError, InputError
+
+Pin = Literal["none", "local"]
+
+
+def analyze(path: Path | str, pin: Pin = "none", *, workers: int | None = None) -> DepsReport:
+    """Everything freight can tell about what `path` needs; never needs the network."""
+    path = Path(path)
+    if pin not in ("none", "local"):
+        raise ConfigError(f"unknown pin mode {pin!r}", fix="use --pin none or --pin local")
+    if not path.exists():
+        raise InputError("no such file or folder", fix="give a script, a notebook or a project folder", path=path)
+    tree = scan.single_file(path) if path.is_file() else scan.walk(path)
+    declarations = read_declarations(tree.root)
+    scans = scan.scan(tree, workers=workers)
+    if tree.single:
+        scans += _follow_local_imports(tree, scans)
+    _add_notebook_installs(scans, declarations)
+    report = _Merge(tree, declarations).report(scans, path)
+    if pin == "local":
+        report.warnings += pin_locally(report.requirements + report.optional)
+        report.pin = "local"
+    return report
+
+
+def _add_notebook_installs(scans: list[scan.FileScan], declarations: Declarations) -> None:
+    """`!pip install x==1` in a notebook declares x (pins kept) and makes it a need."""
+    for scanned in scans:
+        for text in scanned.pip_requirements:
+            if not text.startswith("-") and not text.startswith((".", "/")):
+                declarations.add(text, scanned.path, 0, reason=f"!pip install in {scanned.path}")
+    declarations.files += sorted({s.path for s in scans if s.pip_requirements})
+
+
+class _Merge:
+    """Imports and declarations folded into one NeededPackage per distribution."""
+
+    def __init__(self, tree: scan.SourceTree, declarations: Declarations):
+        self.tree, self.declarations = tree, declarations
+        usable = [d for d in declarations.requirements if d.requirement]
+        self.resolver = NameResolver(declared={d.name for d in usable})
+        self.declared_names = {d.name for d in usable}
+        self.entries: dict[str, NeededPackage] = {}
+        self.hard: set[str] = set()
+        self.reasons: dict[str, list[str]] = {}
+        self.warnings: list[str] = []
+        self.unresolved: set[str] = set()
+
+    def report(self, scans: list[scan.FileScan], path: Path) -> DepsReport:
+        for scanned in scans:
+            self.add_imports(scanned)
+        self.add_declared()
+        requirements, optional = self.split()
+        declared = self.declarations.requirements
+        return DepsReport(
+            root=path,
+            requirements=requirements,
+            optional=optional,
+            declared=declared,
+            warnings=self.tree.warnings + self.declarations.warnings + [w for s in scans for w in s.warnings] + self.warnings,
+            undeclared_imports=[p for p in requirements if p.imported and not p.declared],
+            unused_declared=self.unused(declared),
+            python_files_scanned=sum(not s.notebook for s in scans),
+            notebooks_scanned=sum(s.notebook for s in scans),
+            has_declarations=bool(self.declarations.files),
+            pip_options=self.declarations.pip_options,
+        )
+
+    # ---- imports ----
+
+    def add_imports(self, scanned: scan.FileScan) -> None:
+        path_reason = self.tree.path_reason(scanned.path)
+        for item in scanned.imports:
+            top = item[0].partition(".")[0]
+            if is_stdlib(top) or top in self.declarations.own_modules:
+                continue
+            if self.tree.is_local(top, scanned.path):
+                continue
+            found = scan.found_import(scanned.path, item, path_reason)
+            name = self.distribution(found)
+            if name is not None:
+                self.add_import(name, found)
+
+    def distribution(self, found: FoundImport) -> str | None:
+        name = self.resolver.distribution(found.module)
+        top = found.top
+        if name is None:
+            if top not in self.unresolved:
+                self.unresolved.add(top)
+                self.warnings.append(
+                    f"{found.location}: '{top}' is not in the project and is no known distribution; left out"
+                )
+            return None
+        if top in self.resolver.guessed:
+            return _declared_alias(top, self.declared_names) or name
+        return name
+
+    def add_import(self, name: str, found: FoundImport) -> None:
+        key = canonicalize_name(name)
+        if key in self.declarations.own_names:
+            return
+        entry = self.entry(key, name)
+        entry.imported = True
+        _append_once(entry.sources, found.location)
+        _append_once(entry.modules, found.top)
+        if found.optional:
+            _append_once(self.reasons.setdefault(key, []), found.reason)
+        else:
+            self.hard.add(key)
+
+    def entry(self, key: str, name: str) -> NeededPackage:
+        if key not in self.entries:
+            self.entries[key] = NeededPackage(name=name)
+        return self.entries[key]
+
+    # ---- declarations ----
+
+    def add_declared(self) -> None:
+        usable = [d for d in self.declarations.requirements if d.requirement]
+        usable = [d for d in usable if d.name not in self.declarations.own_names]
+        for declared in usable:
+            if declared.snapshot and declared.name not in self.entries:
+                continue  # an environment dump pins what is needed, adds nothing itself
+            entry = self.entry(declared.name, Requirement(declared.requirement).name)
+            entry.declared = True
+            _append_once(entry.sources, declared.location)
+            if declared.optional:
+                _append_once(self.reasons.setdefault(declared.name, []), declared.reason)
+            elif not declared.snapshot:
+                self.hard.add(declared.name)
+        for key, entry in self.entries.items():
+            _apply_declared_spec(entry, [d for d in usable if d.name == key])
+
+    def unused(self, declared: list[Declared]) -> list[Declared]:
+        unused, seen = [], set()
+        for item in declared:
+            if not item.requirement or item.snapshot or item.optional or item.name in seen:
+                continue
+            seen.add(item.name)
+            entry = self.entries.get(item.name)
+            if entry and not entry.imported and not is_companion(item.name):
+                unused.append(item)
+        return unused
+
+    # ---- result ----
+
+    def split(self) -> tuple[list[NeededPackage], list[NeededPackage]]:
+        hard, optional = [], []
+        for key in sorted(self.entries):
+            entry = self.entries[key]
+            entry.optional = key not in self.hard
+            entry.reason = self.reason(key, entry)
+            (optional if entry.optional else hard).append(entry)
+        return hard, optional
+
+    def reason(self, key: str, entry: NeededPackage) -> str:
+        if entry.optional:
+            return "; ".join(self.reasons.get(key, [])) or "optional"
+        parts = ["imported"] if entry.imported else []
+        return "; ".join(parts + (["declared"] if entry.declared else []))
+
+
+def _apply_declared_spec(entry: NeededPackage, declared: list[Declared]) -> None:
+    """The version, extras and marker of the most telling declaration: hard, then pinned."""
+    ranked = sorted(declared, key=lambda d: (d.optional, d.snapshot, "==" not in d.requirement))
+    for item in ranked:
+        req = Requirement(item.requirement)
+        if req.specifier or req.url or req.extras or req.marker:
+            entry.specifier = str(req.specifier)
+            entry.url = req.url or ""
+            entry.extras = tuple(sorted(req.extras))
+            entry.marker = str(req.marker) if req.marker else ""
+            return
+
+
+def _declared_alias(top: str, declared: set[str]) -> str | None:
+    """A declared distribution whose name is the import's give or take a py/python affix."""
+    wanted = _loose(top)
+    matches = [name for name in declared if _loose(name) == wanted]
+    return matches[0] if len(matches) == 1 else None
+
+
+def _loose(name: str) -> str:
+    name = re.sub(r"[-_.]+", "", name.lower())
+    for affix in ("python", "py"):
+        if name.startswith(affix) and len(name) > len(affix) + 2:
+            name = name[len(affix) :]
+        if name.endswith(affix) and len(name) > len(affix) + 2:
+            name = name[: -len(affix)]
+    return name
+
+
+def _append_once(items: list[str], value: str) -> None:
+    if value not in items:
+        items.append(value)
+
+
+# ---- one script: follow its local imports ---------------------------------------------
+
+
+def _follow_local_imports(tree: scan.SourceTree, scans: list[scan.FileScan]) -> list[scan.FileScan]:
+    """For a single script or notebook, the local modules it imports are scanned too."""
+    done = {s.path for s in scans}
+    queue, extra = list(scans), []
+    while queue:
+        for module, *_ in queue.pop().imports:
+            for rel in _local_files(tree.root, module):
+                if rel not in done:
+                    done.add(rel)
+                    extra.append(scan.scan_file(tree.root, rel))
+                    queue.append(extra[-1])
+    return extra
+
+
+def _local_files(root: Path, module: str) -> list[str]:
+    parts, found = module.split("."), []
+    for size in range(1, len(parts) + 1):
+        base = posixpath.join(*parts[:size])
+        for rel in (base + ".py", base + "/__init__.py"):
+            if (root / rel).is_file():
+                found.append(rel)
+    return found

@@ -1,0 +1,53 @@
+"""Pins from the environment freight runs in (`--pin local`, like `pipreqs --use-local`).
+
+A requirement without a version gets `==<installed version>`. A declared range that the
+installed version satisfies is narrowed to that version; a declared range it does not
+satisfy, or an exact declared pin, is kept and a warning says so. Nothing is looked up on
+the network: a package that is not installed here stays unpinned, with a warning.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+from freight.deps.models import NeededPackage
+
+
+def installed_version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except (metadata.PackageNotFoundError, ValueError):
+        return None
+
+
+def pin_locally(packages: list[NeededPackage]) -> list[str]:
+    """Pin each package to its installed version, in place; returns warnings."""
+    warnings = []
+    for package in packages:
+        if package.url:
+            continue  # a direct URL is already as pinned as it gets
+        problem = _pin(package)
+        if problem:
+            warnings.append(f"{package.name}: {problem}")
+    return warnings
+
+
+def _pin(package: NeededPackage) -> str:
+    version = installed_version(package.name)
+    if version is None:
+        return "" if package.specifier else "not installed here; left unpinned"
+    if not package.specifier:
+        package.specifier = f"=={version}"
+        return ""
+    try:
+        declared = SpecifierSet(package.specifier)
+    except InvalidSpecifier:
+        return ""
+    if package.specifier.startswith("==") and "," not in package.specifier:
+        return "" if version in declared else f"declared {package.specifier}, installed {version}; kept the declared pin"
+    if declared.contains(version, prereleases=True):
+        package.specifier = f"=={version}"
+        return ""
+    return f"installed {version} does not satisfy the declared {package.specifier}; kept the declared range"
