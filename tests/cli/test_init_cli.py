@@ -5,6 +5,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from packaging.requirements import Requirement
 
 from freight.cli import main
 from freight.spec.config import load_config
@@ -100,12 +101,21 @@ def test_rendered_requirements_load_back(tmp_path):
     assert load_config(tmp_path).requirements == ["numpy>=1.24", 'torch; sys_platform == "linux"']
 
 
+def requirement_names(folder: Path) -> list[str]:
+    return [Requirement(text).name.lower() for text in load_config(folder).requirements]
+
+
 def test_requirements_come_from_the_dependency_analysis(tmp_path):
-    pytest.importorskip("freight.deps.analyze")
-    (tmp_path / "train.py").write_text("import numpy\nimport json\n")
+    (tmp_path / "train.py").write_text("import numpy\nimport json\nimport yaml\n")
     assert main(["init", str(tmp_path / "train.py")]) == 0
-    names = [req.split(">")[0].split("=")[0].split("<")[0].strip().lower() for req in load_config(tmp_path).requirements]
-    assert "numpy" in names
+    assert requirement_names(tmp_path) == ["numpy", "pyyaml"]  # json is the standard library
+
+
+def test_notebook_requirements_come_from_the_dependency_analysis(tmp_path):
+    cells = [nbformat.v4.new_code_cell("!pip install pyyaml\nimport numpy as np")]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), tmp_path / "nb.ipynb")
+    assert main(["init", str(tmp_path / "nb.ipynb")]) == 0
+    assert "numpy" in requirement_names(tmp_path)
 
 
 def test_without_the_analysis_init_still_writes_the_file(tmp_path, monkeypatch, capsys):

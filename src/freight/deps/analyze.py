@@ -39,7 +39,7 @@ def analyze(path: Path | str, pin: Pin = "none", *, workers: int | None = None) 
     if not path.exists():
         raise InputError("no such file or folder", fix="give a script, a notebook or a project folder", path=path)
     tree = scan.single_file(path) if path.is_file() else scan.walk(path)
-    declarations = read_declarations(tree.root)
+    declarations = read_declarations(tree.project_root or tree.root)
     scans = scan.scan(tree, workers=workers)
     if tree.single:
         scans += _follow_local_imports(tree, scans)

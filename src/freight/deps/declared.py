@@ -49,7 +49,8 @@ class Declarations:
             req = Requirement(text)
         except InvalidRequirement as exc:
             where = f"{rel}:{line}" if line else rel
-            self.warnings.append(f"{where}: not a requirement ({text!r}: {exc}); skipped")
+            reason = str(exc).splitlines()[0] if str(exc) else "invalid"
+            self.warnings.append(f"{where}: not a requirement ({text!r}: {reason}); skipped")
             return
         reason = reason or (f"optional in {rel}" if optional else f"declared in {rel}")
         self.requirements.append(

@@ -106,9 +106,12 @@ class NameResolver:
         top = module.partition(".")[0]
         if self._generic(module) or top.startswith("_") and top not in self.table.modules:
             return None
-        for candidates in (self._curated_dotted(module), self._namespace(module)):
-            if candidates:
-                return self._choose(candidates, top)
+        try:
+            for candidates in (self._curated_dotted(module), self._namespace(module)):
+                if candidates:
+                    return self._choose(candidates, top)
+        except _Namespace:
+            return None
         installed = self.installed.get(top, [])
         if len(installed) > 1:
             installed = _providing(module, installed) or installed
@@ -130,7 +133,10 @@ class NameResolver:
         return []
 
     def _namespace(self, module: str) -> list[str]:
+        """Raises _Namespace when the module is only a namespace (`import google.cloud`)."""
         parts = module.split(".")
+        if any(key == module or key.startswith(module + ".") for key in self.table.namespaces):
+            raise _Namespace(module)
         for size in range(len(parts) - 1, 0, -1):
             depth = self.table.namespaces.get(".".join(parts[:size]))
             if depth and len(parts) >= depth:
@@ -150,6 +156,10 @@ class NameResolver:
             if canonicalize_name(name) == canonicalize_name(top):
                 return name
         return candidates[0]
+
+
+class _Namespace(Exception):
+    """A namespace package alone: no distribution can be told from it."""
 
 
 def _providing(module: str, dists: list[str]) -> list[str]:

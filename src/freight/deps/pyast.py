@@ -73,10 +73,11 @@ class Collector:
     def import_from(self, node: ast.ImportFrom, reason: str) -> None:
         if node.level or not node.module:
             return  # relative imports are always local
-        self.add(node.module, node, reason)
-        for alias in node.names:
-            if alias.name != "*":
-                self.add(f"{node.module}.{alias.name}", node, reason)
+        # `from google.cloud import storage` needs google.cloud.storage: record each name
+        # (a name that is a class, not a module, still maps by its package's prefix).
+        names = [alias.name for alias in node.names if alias.name != "*"]
+        for name in names or [""]:
+            self.add(f"{node.module}.{name}" if name else node.module, node, reason)
 
     def try_(self, node: ast.Try, reason: str) -> None:
         guarded = any(_catches_import_error(h.type) for h in node.handlers)

@@ -71,4 +71,4 @@ def _names_in(keyword: str, rest: str) -> list[str]:
     if not sep or not _NAME.match(module):
         return []
     names = [part.split(" as ")[0].strip(" ()") for part in imported.split(",")]
-    return [module] + [f"{module}.{name}" for name in names if name.isidentifier()]
+    return [f"{module}.{name}" for name in names if name.isidentifier()] or [module]

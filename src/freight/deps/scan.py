@@ -29,6 +29,7 @@ SKIP_DIRS = {
     "venv", "htmlcov", "__pypackages__",
 }  # fmt: skip
 ENV_MARKERS = {"pyvenv.cfg", "conda-meta"}  # a folder holding one is an environment
+PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git", "requirements.txt", "environment.yml", "Pipfile")
 
 # Where a file sits decides whether its imports are needs: a path part -> the reason.
 TEST_DIRS = {"tests", "test"}
@@ -49,6 +50,7 @@ class SourceTree:
     modules: dict[str, set[str]] = field(default_factory=dict)  # dir -> importable names
     package_roots: set[str] = field(default_factory=set)
     single: bool = False  # PATH was one file
+    project_root: Path | None = None  # where a single file's declarations are read
     demote_examples: bool = True  # examples/docs count as optional (there is other code)
 
     def is_local(self, top: str, importer: str) -> bool:
@@ -190,19 +192,41 @@ def _index_modules(tree: SourceTree, extensions: list[str]) -> None:
 
 
 def single_file(path: Path) -> SourceTree:
-    """A tree of one script or notebook; its folder's modules count as local."""
+    """A tree of one script or notebook. Modules beside it count as local, and so do those
+    in the folders above it up to its project's root (a folder with pyproject.toml, .git,
+    requirements.txt ...), where a script in scripts/ finds them through sys.path tricks."""
     root = path.parent
-    rel = path.name
     tree = SourceTree(root=root, files=[], notebooks=[], single=True, demote_examples=False)
-    (tree.notebooks if rel.endswith(".ipynb") else tree.files).append(rel)
+    (tree.notebooks if path.suffix == ".ipynb" else tree.files).append(path.name)
+    tree.project_root = project_root_of(root)
+    tree.modules[""] = _module_names(root, tree)
+    folder = Path(os.path.abspath(root))
+    while folder != tree.project_root and folder.parent != folder:
+        folder = folder.parent
+        tree.package_roots |= _module_names(folder, tree)
+    tree.package_roots |= _module_names(tree.project_root / "src", tree)
+    return tree
+
+
+def project_root_of(folder: Path, levels: int = 2) -> Path:
+    """The nearest folder at or above `folder` that looks like a project's root."""
+    folder = Path(os.path.abspath(folder))
+    for candidate in [folder, *folder.parents][: levels + 1]:
+        if any((candidate / marker).exists() for marker in PROJECT_MARKERS):
+            return candidate
+    return folder
+
+
+def _module_names(folder: Path, tree: SourceTree) -> set[str]:
+    if not folder.is_dir():
+        return set()
     names = set()
-    for child in _children(str(root), "", tree):
+    for child in _children(str(folder), folder.name, tree):
         if child.name.endswith(PY_SUFFIXES + EXTENSION_SUFFIXES):
             names.add(child.name.split(".", 1)[0])
         elif child.is_dir() and _holds_python(Path(child.path)):
             names.add(child.name)
-    tree.modules[""] = names
-    return tree
+    return names
 
 
 def _holds_python(folder: Path) -> bool:

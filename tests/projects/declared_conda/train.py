@@ -1,0 +1,4 @@
+import numpy
+import sklearn
+import torch
+import transformers

@@ -1,0 +1,3 @@
+import flask
+import requests
+import psycopg2

@@ -1,0 +1,3 @@
+import pandas
+import requests
+import rich

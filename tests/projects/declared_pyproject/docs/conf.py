@@ -1,0 +1,3 @@
+import sphinx_rtd_theme
+
+extensions = []

@@ -1,0 +1,4 @@
+import click
+import numpy
+
+from mypkg import core

@@ -1,0 +1,6 @@
+import mypkg
+
+try:
+    import matplotlib.pyplot as plt
+except ImportError:
+    plt = None

@@ -1,0 +1,4 @@
+import numpy
+import requests
+import torch
+import exampletool

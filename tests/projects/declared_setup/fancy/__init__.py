@@ -1,0 +1,4 @@
+import numpy
+import serial
+
+import fancy_tool

@@ -1,0 +1,7 @@
+import pytest
+
+import app
+
+
+def test_app():
+    assert app.np is not None
