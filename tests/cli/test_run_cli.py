@@ -51,3 +51,14 @@ def test_status_logs_of_unknown_run_are_one_line_errors(project):
     for args in (["status", "nope"], ["logs", "nope"], ["status"]):
         done = project.freight(*args)
         assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_unknown_key_in_freight_toml_is_exit_2_with_did_you_mean(project):
+    project.write("train.py", "print(1)\n")
+    project.write("freight.toml", "[resources]\ncpu = 2\n")
+    done = project.freight("run", "train.py")
+    assert done.returncode == 2
+    toml = project.root / "freight.toml"
+    assert done.stderr.strip() == (
+        f"freight: error: {toml}: unknown key 'cpu' in [resources] (did you mean 'cpus'?)")
+    assert len(done.stderr.strip().splitlines()) == 1

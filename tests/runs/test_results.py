@@ -129,3 +129,13 @@ def _finish(run, index: int, state: str) -> None:
     write_json_atomic(run.paths.state(index), {
         "state": state, "index": index, "attempt": 1, "host": os.uname().nodename,
         "exit_code": 0 if state == "succeeded" else 1, "started": now, "ended": now})
+
+
+def test_sweep_values_typed_as_strings_are_plotted_as_numbers():
+    """`--sweep lr=1e-3,1e-1,1e-2` keeps the typed strings; the plot still sorts and log-scales them."""
+    rows = [{"index": i, "state": "succeeded", "lr": lr, "loss": loss}
+            for i, (lr, loss) in enumerate([("1e-3", 0.3), ("1e-1", 0.1), ("1e-2", 0.2)])]
+    figure = ResultTable(params=["lr"], metrics=["loss"], rows=rows).figure("lr", "loss")
+    axes = figure.axes[0]
+    assert axes.get_xscale() == "log"
+    assert list(axes.lines[0].get_xdata()) == [0.001, 0.01, 0.1]

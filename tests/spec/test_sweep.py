@@ -6,7 +6,8 @@ import math
 import pytest
 
 from freight.errors import ConfigError, FreightError, InputError
-from freight.spec.job import Job, Task, fill_placeholders
+from freight.spec.job import Job, Task
+from freight.task import fill_placeholders
 from freight.spec.sweep import MAX_TASKS, expand_params, expand_sweep, numeric, parse_sweep_arg
 
 

@@ -113,7 +113,7 @@ class _Merge:
         name = self.resolver.distribution(found.module)
         top = found.top
         if name is None:
-            if top not in self.unresolved:
+            if not found.optional and top not in self.unresolved:
                 self.unresolved.add(top)
                 self.warnings.append(
                     f"{found.location}: '{top}' is not in the project and is no known distribution; left out"

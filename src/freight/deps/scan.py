@@ -29,6 +29,7 @@ SKIP_DIRS = {
     "venv", "htmlcov", "__pypackages__",
 }  # fmt: skip
 ENV_MARKERS = {"pyvenv.cfg", "conda-meta"}  # a folder holding one is an environment
+IPYTHON_EXTENSIONS = {"autoreload", "storemagic"}  # %load_ext names that ship with IPython
 PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git", "requirements.txt", "environment.yml", "Pipfile")
 
 # Where a file sits decides whether its imports are needs: a path part -> the reason.
@@ -344,5 +345,5 @@ def _scan_notebook(root: Path, rel: str) -> FileScan:
         found, raw_warnings = imports_in_source(cell.source)
         imports += [(module, line, why, cell.index) for module, line, why in found]
         warnings += [f"{rel}:cell{cell.index}:{line}: {message}" for line, message in raw_warnings]
-    imports += [(name, 0, "", None) for name in notebook.load_ext]
+    imports += [(name, 0, "", None) for name in notebook.load_ext if name not in IPYTHON_EXTENSIONS]
     return FileScan(rel, imports, warnings, list(notebook.pip_requirements), notebook=True)

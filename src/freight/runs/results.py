@@ -21,6 +21,7 @@ from freight.errors import InputError, MissingToolError
 from freight.report import collect_results
 from freight.runs.store import RunRecord, TaskStatus
 from freight.spec.state import TaskState
+from freight.spec.sweep import numeric
 
 FIXED_COLUMNS = ("index", "state")
 MAX_SERIES = 10  # more combinations than this are drawn as one cloud of points
@@ -85,7 +86,8 @@ class ResultTable:
         series: dict[str, list[tuple[Any, float]]] = {}
         for row in rows:
             label = ", ".join(f"{p}={row.get(p)}" for p in varying) or y
-            series.setdefault(label, []).append((row[x], float(row[y])))
+            as_number = numeric(row[x])  # --sweep values are the strings typed: "1e-3"
+            series.setdefault(label, []).append((row[x] if as_number is None else as_number, float(row[y])))
         return series, lines
 
     def _check_column(self, name: str) -> None:
