@@ -21,7 +21,7 @@ Every tree is scanned from code alone: files that declare requirements
 Names are compared after `packaging.utils.canonicalize_name`.
 
 Run: `python bench/corpus.py` (idempotent; downloads go to bench/_work/corpus/, git-ignored,
-about 75 MB). bench/deps.py calls `build()` itself when the manifest is missing.
+about 85 MB). bench/deps.py calls `build()` itself when the manifest is missing.
 """
 
 from __future__ import annotations

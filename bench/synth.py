@@ -206,7 +206,8 @@ def _optional_block(rng: random.Random) -> str:
     if rng.random() < 0.5:
         return ""
     name = rng.choice(OPTIONAL)
-    return f"\ntry:\n    import {name}\nexcept ImportError:  # optional speed-up\n    {name} = None\n"
+    guard = "except ImportError:  # optional speed-up"
+    return f"\ntry:\n    import {name}\n{guard}\n    {name} = None\n"
 
 
 if __name__ == "__main__":

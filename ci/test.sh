@@ -4,4 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash ci/install.sh
+bash ci/slurm.sh up
+bash ci/sge.sh up
 exec .venv/bin/python -m pytest "$@"

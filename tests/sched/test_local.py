@@ -3,10 +3,10 @@
 import json
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
+from support import state_of, tasks_by_state, wait_for
 
 from freight.runs.store import RunStore
 from freight.runs.store import pid_alive
@@ -25,12 +25,6 @@ print("done", n)
 """
 
 
-def _tasks_by_state(record: dict) -> dict[str, list[int]]:
-    out: dict[str, list[int]] = {}
-    for task in record["tasks"]:
-        out.setdefault(task["state"], []).append(task["index"])
-    return out
-
 
 def test_sweep_runs_every_task_and_passes_params_three_ways(project):
     project.write("show.py", """
@@ -45,7 +39,7 @@ task_dir = Path(os.environ["FREIGHT_TASK_DIR"])
 """)
     record = project.record("run", "--env", "current", "--sweep", "lr=1e-3,0.1", "--sweep", "opt=sgd,adam",
                             "show.py", "--lr", "{lr}", "--opt", "{opt}")
-    assert _tasks_by_state(record) == {"succeeded": [0, 1, 2, 3]}
+    assert tasks_by_state(record) == {"succeeded": [0, 1, 2, 3]}
     seen = [json.loads((Path(record["run_dir"]) / "tasks" / str(i) / "seen.json").read_text()) for i in range(4)]
     assert [s["argv"] for s in seen] == [["--lr", "1e-3", "--opt", "sgd"], ["--lr", "1e-3", "--opt", "adam"],
                                          ["--lr", "0.1", "--opt", "sgd"], ["--lr", "0.1", "--opt", "adam"]]
@@ -59,7 +53,7 @@ def test_values_with_shell_syntax_reach_the_program_literally(project):
     project.write("argv.py", "import sys, os, json\nprint(json.dumps([sys.argv[1], os.environ['FREIGHT_PARAM_X']]))\n")
     nasty = ["a b; rm -rf ~", "$(id)", "`id`", "'quoted'"]
     record = project.record("run", "--env", "current", "--sweep", "x=" + ",".join(nasty), "argv.py", "{x}")
-    assert _tasks_by_state(record) == {"succeeded": [0, 1, 2, 3]}
+    assert tasks_by_state(record) == {"succeeded": [0, 1, 2, 3]}
     outputs = [json.loads((Path(record["run_dir"]) / "tasks" / str(i) / "stdout.log").read_text().strip())
                for i in range(4)]
     assert outputs == [[v, v] for v in nasty]
@@ -97,19 +91,19 @@ def test_killed_supervisor_then_retry_finishes_without_rerunning_successes(proje
                             "count.py", "{n}", env=env)
     run_dir = Path(record["run_dir"])
     supervisor = json.loads((run_dir / "local-supervisors.json").read_text())[0]
-    _wait_for(lambda: _state(run_dir, 2) == "running" and _state(run_dir, 3) == "running")
+    wait_for(lambda: state_of(run_dir, 2).get("state") == "running" and state_of(run_dir, 3).get("state") == "running")
     os.killpg(supervisor, signal.SIGKILL)  # freight's own process (and its task wrappers) die
-    _wait_for(lambda: not pid_alive(supervisor))
+    wait_for(lambda: not pid_alive(supervisor))
 
     status = project.record("status", env=env)
-    by_state = _tasks_by_state(status)
+    by_state = tasks_by_state(status)
     assert by_state["succeeded"] == [0, 1]
     assert set(by_state["lost"]) == {2, 3}  # were running when their wrapper died
     assert by_state["pending"] == [4, 5]  # never started, nobody left to start them
 
     done = project.freight("retry", "--json", env={**env, "SLOW": ""})
     assert done.returncode == 0, done.stderr
-    assert _tasks_by_state(json.loads(done.stdout)) == {"succeeded": [0, 1, 2, 3, 4, 5]}
+    assert tasks_by_state(json.loads(done.stdout)) == {"succeeded": [0, 1, 2, 3, 4, 5]}
     ran = {int(p.name.split("-")[1]): p.read_text().count("ran") for p in count_dir.iterdir()}
     assert ran[0] == ran[1] == ran[4] == ran[5] == 1  # succeeded or never-started: exactly once
     assert ran[2] == ran[3] == 2  # lost ones ran again
@@ -121,11 +115,11 @@ def test_cancel_stops_running_and_unstarted_tasks(project, tmp_path):
     record = project.record("run", "--no-wait", "--env", "current", "--sweep", "n=0,1,2,3",
                             "count.py", "{n}", env=env)
     run_dir = Path(record["run_dir"])
-    _wait_for(lambda: _state(run_dir, 0) == "running" and _state(run_dir, 1) == "running")
+    wait_for(lambda: state_of(run_dir, 0).get("state") == "running" and state_of(run_dir, 1).get("state") == "running")
     assert project.freight("cancel").returncode == 0
     done = project.freight("wait", "--json", env=env)
     assert done.returncode == 1
-    assert _tasks_by_state(json.loads(done.stdout)) == {"cancelled": [0, 1, 2, 3]}
+    assert tasks_by_state(json.loads(done.stdout)) == {"cancelled": [0, 1, 2, 3]}
     assert project.freight("retry", "--no-wait", env=env).returncode == 0  # cancelled ones may run again
     project.freight("cancel")
     project.freight("wait")
@@ -148,7 +142,7 @@ print(os.environ["CUDA_VISIBLE_DEVICES"])
     record = project.record("run", "--env", "current", "--gpus", "1", "--sweep", "n=range:0:6",
                             "gpu.py", str(tmp_path / "slots"),
                             env={"FREIGHT_LOCAL_GPUS": "0,1", "FREIGHT_LOCAL_CPUS": "8"})
-    assert _tasks_by_state(record) == {"succeeded": list(range(6))}
+    assert tasks_by_state(record) == {"succeeded": list(range(6))}
     devices = {(Path(record["run_dir"]) / "tasks" / str(i) / "stdout.log").read_text().strip() for i in range(6)}
     assert devices <= {"0", "1"}
     assert max(int(x) for x in (tmp_path / "max.txt").read_text().split()) <= 2
@@ -184,20 +178,5 @@ def test_two_runs_at_once_share_the_store_safely(project, tmp_path):
                                "--sweep", f"n=range:{k * 10}:{k * 10 + 10}", "t.py", "{n}"],
                               cwd=project.root, stdout=subprocess.PIPE, text=True) for k in range(2)]
     outputs = [json.loads(p.communicate(timeout=120)[0]) for p in procs]
-    assert all(_tasks_by_state(o) == {"succeeded": list(range(10))} for o in outputs)
+    assert all(tasks_by_state(o) == {"succeeded": list(range(10))} for o in outputs)
     assert len(RunStore(project.root / ".freight").list_runs()) == 2
-
-
-def _state(run_dir: Path, index: int) -> str | None:
-    try:
-        return json.loads((run_dir / "tasks" / str(index) / "state.json").read_text()).get("state")
-    except (OSError, ValueError):
-        return None
-
-
-def _wait_for(condition, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached")
-        time.sleep(0.05)

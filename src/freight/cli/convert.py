@@ -8,7 +8,6 @@ from typing import Optional
 import typer
 
 from freight.cli.app import app, err, out, warn
-from freight.deps.convert import convert_notebook, requirements_text, write_script, write_text
 
 
 @app.command()
@@ -38,6 +37,9 @@ def convert(
     Each change that needs a look is one warning line on stderr.
     Exit codes: 0 converted (even with warnings), 2 notebook missing or bad.
     """
+    # nbformat takes a tenth of a second to import: only commands that read notebooks pay it.
+    from freight.deps.convert import convert_notebook, requirements_text, write_script, write_text
+
     name = output.name if output is not None else None
     conversion = convert_notebook(notebook, markdown=markdown, script_name=name)
     for message in conversion.warnings:

@@ -27,28 +27,46 @@ class PinMode(str, Enum):
 
 @app.command()
 def deps(
-    path: Path = typer.Argument(Path("."), help="A script (.py), a notebook (.ipynb) or a project folder."),
-    fmt: Format = typer.Option(Format.txt, "--format", "-f", help="txt: requirements.txt; json: every requirement with where it was found and why."),
-    pin: PinMode = typer.Option(PinMode.none, "--pin", help="none: names (and declared pins); local: pin to the versions installed here."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to FILE instead of stdout."),
-    check: bool = typer.Option(False, "--check", help="List imports nothing declares and declared packages nothing imports; exit 1 if any."),
-    optional: bool = typer.Option(True, "--optional/--no-optional", help="End the txt output with the commented '# optional:' block."),
+    path: Path = typer.Argument(
+        Path("."), help="A script (.py), a notebook (.ipynb) or a project folder."
+    ),
+    fmt: Format = typer.Option(
+        Format.txt, "--format", "-f",
+        help="txt: requirements.txt; json: every requirement with where it was found and why.",
+    ),
+    pin: PinMode = typer.Option(
+        PinMode.none, "--pin",
+        help="none: names (and declared pins); local: pin to the versions installed here.",
+    ),
+    output: Optional[Path] = typer.Option(
+        None, "-o", "--output", help="Write to FILE instead of stdout."
+    ),
+    check: bool = typer.Option(
+        False, "--check",
+        help="List imports nothing declares and declared packages nothing imports; exit 1 if any.",
+    ),
+    optional: bool = typer.Option(
+        True, "--optional/--no-optional",
+        help="End the txt output with the commented '# optional:' block.",
+    ),
 ) -> int:
     """Print the requirements a workload needs, as requirements.txt (or JSON).
 
-    Sources: the imports of every .py file and notebook (mapped to distributions: the
-    installed environment first, then freight's curated table), and the declared files
-    (requirements*.txt, pyproject.toml, setup.py/cfg, Pipfile, environment.yml, a
-    `conda list -e` export). Output = declared requirements (pins kept) plus imported ones.
+    Found from the imports of every .py file and notebook, mapped to
+    distributions (freight's curated table, then the installed environment),
+    and from the declared files: requirements*.txt, pyproject.toml,
+    setup.py/cfg, Pipfile, environment.yml, a `conda list -e` export.
+    Output: the declared requirements (their pins kept) plus the imported ones.
 
-    Hard needs come first. Optional ones (imported only under try/except ImportError,
-    if TYPE_CHECKING, a find_spec guard, in tests, docs, examples, setup.py or vendored
-    code; or declared as extras/dev) follow in a '# optional:' block, commented out so
-    that `pip install -r` installs the hard needs only.
+    Hard needs come first. Then a '# optional:' block, commented out so that
+    `pip install -r` skips it, lists what is only imported under
+    try/except ImportError, if TYPE_CHECKING, a find_spec guard or a platform
+    check; in tests, docs, examples, setup.py or vendored code; lazily inside
+    a library's functions; or declared as an extra or dev dependency.
 
-    Warnings (a file that does not parse, a file too big, a symlink loop) go to stderr,
-    one line each; the rest is still scanned. Exit codes: 0 done, 1 --check found
-    problems, 2 bad input (PATH missing). Works offline.
+    A file that cannot be read or parsed, a file over 10 MB, a symlink loop:
+    one warning line each on stderr, and the rest is still scanned.
+    Exit codes: 0 done, 1 --check found problems, 2 bad input. Offline.
     """
     from freight.deps.analyze import analyze
 
@@ -60,7 +78,8 @@ def deps(
         text = report.requirements_txt(include_optional=optional)
     if output is not None:
         _write(output, text)
-        err.print(f"wrote {output} ({len(report.requirements)} requirements)", markup=False, highlight=False)
+        message = f"wrote {output} ({len(report.requirements)} requirements)"
+        err.print(message, markup=False, highlight=False)
     elif not check or fmt is Format.json:
         out.print(text, end="", markup=False, highlight=False)
     if check:
@@ -76,8 +95,14 @@ def _print_warnings(warnings: list[str]) -> None:
 
 
 def _print_check(report, to_stdout: bool) -> int:
-    lines = [f"undeclared: {p.name} (imported at {', '.join(p.sources[:3])})" for p in report.undeclared_imports]
-    lines += [f"unused: {d.name} (declared at {d.location}, never imported)" for d in report.unused_declared]
+    lines = [
+        f"undeclared: {p.name} (imported at {', '.join(p.sources[:3])})"
+        for p in report.undeclared_imports
+    ]
+    lines += [
+        f"unused: {d.name} (declared at {d.location}, never imported)"
+        for d in report.unused_declared
+    ]
     if not report.has_declarations and report.undeclared_imports:
         lines.append("no requirements file, pyproject.toml or environment.yml declares anything")
     console = out if to_stdout else err
@@ -93,4 +118,6 @@ def _write(path: Path, text: str) -> None:
     try:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise InputError(f"cannot write ({exc.strerror})", fix="choose a writable path for -o", path=path) from exc
+        raise InputError(
+            f"cannot write ({exc.strerror})", fix="choose a writable path for -o", path=path
+        ) from exc

@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 
 from freight.cli.app import app, err, warn
-from freight.spec.init import write_init
 
 
 @app.command("init")
@@ -18,6 +17,8 @@ def init_command(
     force: bool = typer.Option(False, "--force", help="Replace an existing freight.toml."),
 ) -> None:
     """Write freight.toml: the command, the requirements `freight deps` finds, example settings."""
+    from freight.spec.init import write_init  # pydantic models: loaded only when used
+
     result = write_init(path, force=force)
     for note in result.notes:
         warn(note)

@@ -8,10 +8,6 @@ from pathlib import Path
 import typer
 
 from freight.cli.app import app, err, out, warn
-from freight.cli.follow import finish_run
-from freight.runs import launch
-from freight.runs.layout import freight_home
-from freight.runs.store import RunStore
 
 RUN_SETTINGS = {"allow_interspersed_args": False, "ignore_unknown_options": True}
 
@@ -32,16 +28,34 @@ def run(
     max_parallel: int = typer.Option(None, "--max-parallel", help="Most tasks running at once."),
     env: str = typer.Option(None, "--env", help="current | venv | auto (default: auto)."),
     name: str = typer.Option(None, "--name", help="Run name (default: the script's)."),
-    target: str = typer.Option(None, "--target", "-t", help="Where to run (default: local)."),
+    target: str = typer.Option(None, "--target", "-t", help="Where to run: local, slurm, sge (default: local)."),
+    gpu_type: str = typer.Option(None, "--gpu-type", help="GPU model, where the target can ask for one (a100)."),
+    partition: str = typer.Option(None, "--partition", "-p", help="Slurm partition."),
+    queue: str = typer.Option(None, "--queue", "-q", help="Grid Engine queue."),
+    account: str = typer.Option(None, "--account", "-A", help="Account (project) to charge."),
+    qos: str = typer.Option(None, "--qos", help="Slurm quality of service."),
+    sbatch_arg: list[str] = typer.Option(None, "--sbatch-arg", help="Extra sbatch argument, e.g. --sbatch-arg=--exclusive (repeatable)."),
+    qsub_arg: list[str] = typer.Option(None, "--qsub-arg", help="Extra qsub argument, e.g. --qsub-arg='-m ea' (repeatable)."),
+    target_opt: list[str] = typer.Option(None, "--target-opt", help="KEY=VALUE for the target, as in [targets.NAME] of freight.toml (repeatable)."),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait for the tasks and show progress."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print what would run; run nothing."),
     as_json: bool = typer.Option(False, "--json", help="Print the run record as JSON."),
 ) -> None:
     """Run a script, notebook, folder or command as a job, or as a sweep of tasks."""
+    # Imported here, not at the top: every other command would pay for pydantic and the store.
+    from freight.cli.follow import finish_run
+    from freight.runs import launch
+    from freight.runs.layout import freight_home
+    from freight.runs.store import RunStore
+
     overrides = dict(sweep=sweep or None, zip_=zip_, sweep_file=sweep_file, random=random,
                      seed=seed, cpus=cpus, mem=mem, gpus=gpus, time=time, env=env, name=name,
-                     target=target, max_parallel=max_parallel)
-    request = launch.RunRequest(source, list(args or []), {k: v for k, v in overrides.items() if v is not None})
+                     target=target, max_parallel=max_parallel, gpu_type=gpu_type)
+    options = launch.target_options_from_flags(
+        target_opt or [], partition=partition, queue=queue, account=account, qos=qos,
+        sbatch_args=sbatch_arg or None, qsub_args=qsub_arg or None)
+    request = launch.RunRequest(source, list(args or []), {k: v for k, v in overrides.items() if v is not None},
+                                target_options=options)
     home = freight_home()
     job, config, notes = launch.build_job(request, home)
     for note in notes:

@@ -10,17 +10,17 @@ import typer
 from rich.table import Table
 
 from freight.cli.app import app, err, out
-from freight.cli.follow import finish_run, print_results, print_status, run_record, summary_line
 from freight.errors import InputError
-from freight.runs import launch, watch
-from freight.runs.results import results_table
-from freight.runs.store import RunStore
-from freight.sched import get_target
+
+# The library (pydantic models, the store, rich tables) is imported inside each command, so
+# that `freight deps` and `freight --help` do not pay for it.
 
 RUN_HELP = "Run id or a unique prefix of it (default: the latest run)."
 
 
 def _open(ref: str | None):
+    from freight.runs.store import RunStore
+
     store = RunStore()
     return store, store.get_run(ref)
 
@@ -28,6 +28,11 @@ def _open(ref: str | None):
 @app.command("runs")
 def list_runs(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """List this project's runs, newest last."""
+    from freight.cli.follow import run_record, summary_line
+    from freight.runs import watch
+    from freight.runs.store import RunStore
+    from freight.sched import get_target
+
     store = RunStore()
     records = store.list_runs()
     rows = []
@@ -52,6 +57,10 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Where each task of a run stands (from the task state files first, then the scheduler)."""
+    from freight.cli.follow import print_status, run_record
+    from freight.runs import watch
+    from freight.sched import get_target
+
     store, record = _open(run)
     statuses = watch.current_status(store, get_target(record.target), record)
     if as_json:
@@ -66,6 +75,8 @@ def wait(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Wait until every task of a run has finished; exit 0 only if all succeeded."""
+    from freight.cli.follow import finish_run
+
     store, record = _open(run)
     raise typer.Exit(finish_run(store, record, wait=True, as_json=as_json))
 
@@ -73,6 +84,8 @@ def wait(
 @app.command()
 def cancel(run: str = typer.Argument(None, help=RUN_HELP)) -> None:
     """Stop every unfinished task of a run."""
+    from freight.runs import launch
+
     store, record = _open(run)
     launch.cancel(store, record)
     err.print(f"cancelling run {record.id}")
@@ -85,6 +98,9 @@ def retry(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Run again the tasks that failed, were cancelled, lost or never started; never a succeeded one."""
+    from freight.cli.follow import finish_run
+    from freight.runs import launch
+
     store, record = _open(run)
     indices = launch.retry(store, record)
     if not indices:
@@ -102,6 +118,9 @@ def logs(
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing as the task writes."),
 ) -> None:
     """Print a task's output and error logs."""
+    from freight.runs import watch
+    from freight.sched import get_target
+
     store, record = _open(run)
     statuses = watch.current_status(store, get_target(record.target), record)
     index = task if task is not None else _first_failed(statuses)
@@ -123,6 +142,9 @@ def _first_failed(statuses) -> int:
 
 
 def _follow(store, record, index: int, files: list[Path]) -> None:
+    from freight.runs import watch
+    from freight.sched import get_target
+
     offsets = {path: 0 for path in files}
     target = get_target(record.target)
     while True:
@@ -151,6 +173,11 @@ def results(
     y: str = typer.Option(None, "--y", help="Column on the y axis of --plot."),
 ) -> None:
     """A table of every task's params and what it reported (freight.report / $FREIGHT_RESULT)."""
+    from freight.cli.follow import print_results
+    from freight.runs import watch
+    from freight.runs.results import results_table
+    from freight.sched import get_target
+
     store, record = _open(run)
     statuses = watch.current_status(store, get_target(record.target), record)
     table = results_table(record, statuses)

@@ -25,7 +25,9 @@ _OPTIONAL_WORDS = {
     "dev", "develop", "development", "test", "tests", "testing", "doc", "docs", "lint", "ci",
     "optional", "extra", "extras", "style", "typing", "mypy", "bench", "benchmark", "build",
 }  # fmt: skip
-_INDEX_OPTIONS = ("-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--trusted-host", "--pre")
+_INDEX_OPTIONS = (
+    "-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--trusted-host", "--pre",
+)
 _URL = re.compile(r"^[a-z][\w+.-]*://", re.I)
 _EGG = re.compile(r"#egg=([A-Za-z0-9_.\-\[\],]+)")
 _WHEEL = re.compile(r"/([A-Za-z0-9_.]+?)-\d[^/]*\.(?:whl|tar\.gz|zip)$")
@@ -39,9 +41,13 @@ class Declarations:
     requirements: list[Declared] = field(default_factory=list)
     own_names: set[str] = field(default_factory=set)  # canonical distribution names
     own_modules: set[str] = field(default_factory=set)  # top-level import names
+    # Package metadata lists the dependencies (pyproject, setup.py/cfg): authoritative
+    # for the package's own code, where an undeclared import is an optional feature.
+    metadata_lists_dependencies: bool = False
     pip_options: list[str] = field(default_factory=list)  # --index-url and friends
     files: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    read: set[Path] = field(default_factory=set)  # requirements files read (-r loops)
 
     def add(self, text: str, rel: str, line: int, optional=False, reason="", **extra) -> None:
         """Parse one requirement string; a bad one becomes a warning."""
@@ -66,14 +72,16 @@ def read_declarations(root: Path) -> Declarations:
         found.files.append(rel)
         try:
             _READERS[_kind(path)](path, rel, found, root)
-        except (OSError, UnicodeDecodeError, ValueError, SyntaxError, tomllib.TOMLDecodeError) as exc:
+        except (OSError, ValueError, SyntaxError) as exc:  # TOML and decode errors are ValueErrors
             found.warnings.append(f"{rel}: cannot read ({exc}); skipped")
     found.own_modules |= {name.replace("-", "_") for name in found.own_names}
     return found
 
 
 def _declaration_files(root: Path) -> list[Path]:
-    names = ("pyproject.toml", "setup.cfg", "setup.py", "Pipfile", "environment.yml", "environment.yaml")
+    names = (
+        "pyproject.toml", "setup.cfg", "setup.py", "Pipfile", "environment.yml", "environment.yaml",
+    )
     files = [root / name for name in names if (root / name).is_file()]
     files += sorted(p for p in root.glob("*.txt") if _requirements_like(p.name))
     files += sorted(p for p in root.glob("requirements/*.txt"))
@@ -93,18 +101,17 @@ def _kind(path: Path) -> str:
 # ---- requirements.txt and conda exports ---------------------------------------------------
 
 
-def read_requirements_txt(path: Path, rel: str, found: Declarations, root: Path, seen=None) -> None:
-    seen = seen if seen is not None else set()
-    if path.resolve() in seen:
+def read_requirements_txt(path: Path, rel: str, found: Declarations, root: Path) -> None:
+    if path.resolve() in found.read:
         return
-    seen.add(path.resolve())
+    found.read.add(path.resolve())
     lines = path.read_text("utf-8", errors="replace").splitlines()
     if conda.is_conda_export(lines):
         return _read_conda_export(lines, rel, found)
     optional = bool(set(re.split(r"[-_.]", path.stem.lower())) & _OPTIONAL_WORDS)
     for number, text in _logical_lines(lines):
         if text.startswith("-"):
-            _option(text, path, rel, number, found, root, seen)
+            _option(text, path, rel, number, found, root)
         else:
             _requirement_line(text, rel, number, optional, found)
 
@@ -124,14 +131,14 @@ def _logical_lines(lines: list[str]):
             yield start, text
 
 
-def _option(text: str, path: Path, rel: str, number: int, found: Declarations, root: Path, seen):
+def _option(text: str, path: Path, rel: str, number: int, found: Declarations, root: Path):
     option, _, value = text.replace("=", " ", 1).partition(" ")
     value = value.strip()
     if option in ("-r", "--requirement"):
         included = (path.parent / value).resolve()
         if included.is_file() and included.is_relative_to(root.resolve()):
             sub_rel = included.relative_to(root.resolve()).as_posix()
-            read_requirements_txt(included, sub_rel, found, root, seen)
+            read_requirements_txt(included, sub_rel, found, root)
     elif option in ("-e", "--editable"):
         named = _from_url(value)
         if named:
@@ -180,6 +187,7 @@ def read_pyproject(path: Path, rel: str, found: Declarations, root: Path) -> Non
     project = data.get("project", {})
     if project.get("name"):
         found.own_names.add(canonicalize_name(project["name"]))
+    found.metadata_lists_dependencies |= "dependencies" in project
     for text in project.get("dependencies", []):
         found.add(text, rel, 0)
     for extra, items in project.get("optional-dependencies", {}).items():
@@ -203,8 +211,10 @@ def _read_poetry(poetry: dict, rel: str, found: Declarations) -> None:
     for package in poetry.get("packages", []):
         if isinstance(package, dict) and "include" in package:
             found.own_modules.add(package["include"].split("/")[0].split(".")[0])
+    found.metadata_lists_dependencies |= "dependencies" in poetry
     tables = [("", poetry.get("dependencies", {})), ("dev", poetry.get("dev-dependencies", {}))]
-    tables += [(name, group.get("dependencies", {})) for name, group in poetry.get("group", {}).items()]
+    groups = poetry.get("group", {})
+    tables += [(name, group.get("dependencies", {})) for name, group in groups.items()]
     for group, table in tables:
         for name, value in table.items():
             if name.lower() != "python":
@@ -222,7 +232,7 @@ def _poetry_dependency(name: str, value, group: str, rel: str, found: Declaratio
         value = value.get("version", "")
     spec = poetry_constraint(value) if isinstance(value, str) else ""
     text = name + (f"[{extras}]" if extras else "") + spec + (f"; {marker}" if marker else "")
-    reason = f"poetry group '{group}' in {rel}" if group else ("optional in " + rel if optional else "")
+    reason = f"poetry group '{group}' in {rel}" if group else ""
     found.add(text, rel, 0, optional, reason)
 
 
@@ -279,7 +289,9 @@ def read_setup_py(path: Path, rel: str, found: Declarations, root: Path) -> None
     tree = ast.parse(path.read_bytes())
     names = _literal_assignments(tree)
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "setup":
+        callee = getattr(node, "func", None)
+        name = getattr(callee, "id", getattr(callee, "attr", ""))
+        if isinstance(node, ast.Call) and name == "setup":
             for keyword in node.keywords:
                 _setup_keyword(keyword.arg, _literal(keyword.value, names), rel, found)
 
@@ -287,7 +299,8 @@ def read_setup_py(path: Path, rel: str, found: Declarations, root: Path) -> None
 def _literal_assignments(tree: ast.Module) -> dict[str, object]:
     values = {}
     for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+        single = isinstance(node, ast.Assign) and len(node.targets) == 1
+        if single and isinstance(node.targets[0], ast.Name):
             values[node.targets[0].id] = node.value
     return values
 
@@ -305,6 +318,7 @@ def _setup_keyword(name: str | None, value, rel: str, found: Declarations) -> No
     if name == "name" and isinstance(value, str):
         found.own_names.add(canonicalize_name(value))
     elif name == "install_requires" and isinstance(value, (list, tuple)):
+        found.metadata_lists_dependencies = True
         for text in (v for v in value if isinstance(v, str)):
             found.add(text, rel, 0)
     elif name == "extras_require" and isinstance(value, dict):
@@ -321,6 +335,7 @@ def read_setup_cfg(path: Path, rel: str, found: Declarations, root: Path) -> Non
     if parser.has_option("metadata", "name"):
         found.own_names.add(canonicalize_name(parser.get("metadata", "name")))
     if parser.has_option("options", "install_requires"):
+        found.metadata_lists_dependencies = True
         for text in _cfg_list(parser.get("options", "install_requires")):
             found.add(text, rel, 0)
     if parser.has_section("options.extras_require"):
@@ -342,7 +357,7 @@ def read_environment_yml(path: Path, rel: str, found: Declarations, root: Path) 
     for line, spec, is_pip in entries:
         if is_pip:
             if spec.startswith("-"):
-                _option(spec, path, rel, line, found, root, set())
+                _option(spec, path, rel, line, found, root)
             else:
                 _requirement_line(spec, rel, line, False, found)
             continue
@@ -350,8 +365,10 @@ def read_environment_yml(path: Path, rel: str, found: Declarations, root: Path) 
         if pip:
             found.add(pip, rel, line, kind="conda", original=spec)
         else:  # python, cudatoolkit ...: for the image stage, never a pip requirement
+            reason = f"conda-only in {rel}"
             found.requirements.append(
-                Declared("", canonicalize_name(name), rel, line, reason=f"conda-only in {rel}", kind="conda", original=spec)
+                Declared("", canonicalize_name(name), rel, line, reason=reason, kind="conda",
+                         original=spec)
             )
 
 

@@ -13,10 +13,6 @@ from typing import Literal
 
 JSON_SCHEMA = "freight.deps/1"
 
-# Why an import or declaration is optional; "" means it is a hard need.
-HARD = ""
-
-
 @dataclass(frozen=True)
 class FoundImport:
     """One imported module (dotted, as written) at one place in the sources."""

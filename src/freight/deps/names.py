@@ -1,15 +1,18 @@
-"""Import name -> distribution name: the installed environment first, then curated data.
+"""Import name -> distribution name: curated data for known names, else the installed
+environment, else the import name itself.
 
 Order for a dotted import `a.b.c`:
 1. an explicit curated entry for a dotted prefix (`google.protobuf` -> protobuf);
 2. a curated namespace rule (`google.cloud.storage` -> google-cloud-storage);
-3. the distributions installed here that provide top-level `a`
-   (importlib.metadata.packages_distributions()), unless `a` is a generic name such as
-   `tests` that some distribution ships by mistake;
-4. the curated entry for `a`;
+3. the curated entry for `a` (data/import_names.toml). Known names are answered by the
+   table, not by whatever the environment holds (some distributions ship odd top-level
+   modules such as `tests`); where the table lists alternatives (cv2: opencv-python,
+   opencv-python-headless ...), the one the project declares wins, then the one installed;
+4. the distributions installed here that provide `a`: one named like `a` is checked
+   directly, otherwise importlib.metadata.packages_distributions() is read once (it
+   costs a read of every installed distribution's file list);
 5. `a` itself, which is what most distributions use (pip normalizes `_` and `-`).
-When several candidates remain (a namespace, or the curated alternatives for cv2), one the
-project declares wins, then one whose name matches the import, then the curated default.
+Generic names (`utils`, `tests`, `google.colab`) are never a distribution: None.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ class NameTable:
     not_distributions: frozenset[str]
     companions: frozenset[str]  # canonical names
     conda: dict[str, str]
+    comes_with: dict[str, str]  # canonical name -> canonical name of the package bringing it
     conda_only: frozenset[str]
     conda_only_prefixes: tuple[str, ...]
 
@@ -52,6 +56,7 @@ def name_table() -> NameTable:
         not_distributions=frozenset(data["not_distributions"]["names"]),
         companions=frozenset(canonicalize_name(n) for n in data["companions"]["names"]),
         conda=dict(data["conda"]),
+        comes_with={canonicalize_name(k): canonicalize_name(v) for k, v in data["comes_with"].items()},
         conda_only=frozenset(data["conda_only"]["names"]),
         conda_only_prefixes=tuple(data["conda_only"]["prefixes"]),
     )
@@ -63,6 +68,11 @@ def is_stdlib(top: str) -> bool:
 
 def is_companion(name: str) -> bool:
     return canonicalize_name(name) in name_table().companions
+
+
+def comes_with(name: str) -> str | None:
+    """The package that installs `name` as its own implementation part (pydantic-core)."""
+    return name_table().comes_with.get(canonicalize_name(name))
 
 
 def conda_to_pip(name: str) -> str:
@@ -96,6 +106,15 @@ class NameResolver:
             return {}
         return {top: list(dict.fromkeys(dists)) for top, dists in found.items()}
 
+    def _installed_for(self, top: str) -> list[str]:
+        """Installed distributions providing `top`. A distribution named like the module is
+        checked first: reading every installed distribution's file list costs far more."""
+        if self.use_environment and "installed" not in self.__dict__:
+            named = _named_like(top)
+            if named:
+                return named
+        return self.installed.get(top, [])
+
     def distribution(self, module: str) -> str | None:
         """The distribution providing `module`, or None when it is not one (see module doc)."""
         if module not in self._cache:
@@ -112,17 +131,30 @@ class NameResolver:
                     return self._choose(candidates, top)
         except _Namespace:
             return None
-        installed = self.installed.get(top, [])
+        curated = self.table.modules.get(top, [])
+        if curated:  # alternatives (cv2: opencv-python, -headless ...): the installed one
+            here = [name for name in curated if len(curated) > 1 and self._is_installed(name)]
+            return self._choose(curated, top, here)
+        installed = self._installed_for(top)
         if len(installed) > 1:
             installed = _providing(module, installed) or installed
-        curated = self.table.modules.get(top, [])
-        if not curated and not installed:
+        if not installed:
             self.guessed.add(top)
-        return self._choose(curated or installed or [top], top, installed)
+        return self._choose(installed or [top], top, installed)
+
+    def _is_installed(self, name: str) -> bool:
+        if not self.use_environment:
+            return False
+        try:
+            metadata.distribution(name)
+        except (metadata.PackageNotFoundError, ValueError):
+            return False
+        return True
 
     def _generic(self, module: str) -> bool:
         parts = module.split(".")
-        return any(".".join(parts[: i + 1]) in self.table.not_distributions for i in range(len(parts)))
+        prefixes = (".".join(parts[: i + 1]) for i in range(len(parts)))
+        return any(prefix in self.table.not_distributions for prefix in prefixes)
 
     def _curated_dotted(self, module: str) -> list[str]:
         parts = module.split(".")
@@ -156,6 +188,20 @@ class NameResolver:
             if canonicalize_name(name) == canonicalize_name(top):
                 return name
         return candidates[0]
+
+
+def _named_like(top: str) -> list[str]:
+    """[name] of an installed distribution called `top` that ships module `top`, else []."""
+    try:
+        dist = metadata.distribution(top)
+    except (metadata.PackageNotFoundError, ValueError):
+        return []
+    try:
+        listed = (dist.read_text("top_level.txt") or "").split()
+        shipped = listed or {str(f).split("/")[0].removesuffix(".py") for f in dist.files or []}
+    except Exception:  # an odd dist-info: let the full map decide
+        return []
+    return [dist.metadata["Name"]] if top in shipped else []
 
 
 class _Namespace(Exception):

@@ -46,8 +46,10 @@ def _pin(package: NeededPackage) -> str:
     except InvalidSpecifier:
         return ""
     if package.specifier.startswith("==") and "," not in package.specifier:
-        return "" if version in declared else f"declared {package.specifier}, installed {version}; kept the declared pin"
+        if version in declared:
+            return ""
+        return f"declared {package.specifier}, installed {version}; kept the declared pin"
     if declared.contains(version, prereleases=True):
         package.specifier = f"=={version}"
         return ""
-    return f"installed {version} does not satisfy the declared {package.specifier}; kept the declared range"
+    return f"installed {version} does not satisfy {package.specifier}; kept the declared range"

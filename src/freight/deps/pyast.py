@@ -16,23 +16,51 @@ RawImport = tuple[str, int, str]
 TRY_REASON = "try/except ImportError"
 TYPE_CHECKING_REASON = "if TYPE_CHECKING"
 FIND_SPEC_REASON = "find_spec guard"
-VERSION_REASON = "python-version or platform branch"
+PLATFORM_REASON = "platform branch"
 SUPPRESS_REASON = "suppress(ImportError)"
+AVAILABILITY_REASON = "availability check"
+COLAB_REASON = "Colab-only branch"
+# Weaker than every other reason: an import inside a function. analyze() counts it as
+# optional in library code (lazy imports of optional dependencies) and hard elsewhere.
+LAZY_REASON = "imported inside a function"
 
 _IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
+# Libraries' own exceptions for a missing optional package: OptionalDependencyNotAvailable,
+# MissingOptionalDependency, DependencyNotInstalled ...
+_OPTIONAL_ERROR = re.compile(r"Import|NotAvailable|NotInstalled|Missing|Optional|Unavailable")
+OPTIONAL_IMPORTER = re.compile(r"(?i)try_?import|optional_?import|import_optional|lazy_?import")
+# Availability checks: `if is_torch_available():`, `if _TORCHVISION_AVAILABLE:`, `if HAS_CV2:`
+_AVAILABILITY = re.compile(r"(?i)available|installed|^_?has_|_has_")
 _STRING_IMPORTERS = {"import_module", "__import__"}
 _SPEC_PROBES = {"find_spec", "find_loader"}
-_VERSION_ATTRS = {"version_info", "hexversion", "platform", "PY2", "PY3", "PYPY"}
-_VERSION_NAMES = {"PY2", "PY3", "PYPY", "IS_WINDOWS", "WINDOWS"}
+_PLATFORM_ATTRS = {"platform", "PYPY", "IS_WINDOWS", "WIN"}
+_PLATFORM_NAMES = {"PYPY", "IS_WINDOWS", "WINDOWS", "WIN", "IS_MACOS", "IS_LINUX"}
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _BODY_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
 _NAME = re.compile(r"[A-Za-z_][\w.]*$")
 
 
-def imports_in_tree(tree: ast.Module, line_offset: int = 0, calls: bool = True) -> list[RawImport]:
-    """Imports of a parsed module; `line_offset` is added to every line number."""
+def imports_in_tree(
+    tree: ast.Module, line_offset: int = 0, calls: bool = True, reason: str = ""
+) -> list[RawImport]:
+    """Imports of a parsed module; `line_offset` is added to every line number, `reason`
+    is the context of the whole text (LAZY_REASON for a block inside a function)."""
     collector = Collector(line_offset, calls)
-    collector.body(tree.body, "")
+    collector.body(tree.body, reason)
     return collector.found
+
+
+def from_modules(level: int, module: str, names: list[str]) -> list[str]:
+    """The modules a `from ... import names` statement may load, relative ones dotted."""
+    dots = "." * level
+    if not names:
+        return [dots + module] if module or dots else []
+    return [f"{dots}{module}.{name}" if module else f"{dots}{name}" for name in names]
+
+
+def stronger(outer: str, inner: str) -> str:
+    """The reason that applies inside a guard: the outer one, unless it is none or lazy."""
+    return inner if outer in ("", LAZY_REASON) else outer
 
 
 class Collector:
@@ -63,7 +91,9 @@ class Collector:
             self.if_(node, reason)
         else:
             if kind in (ast.With, ast.AsyncWith) and _suppresses_import_error(node):
-                reason = reason or SUPPRESS_REASON
+                reason = stronger(reason, SUPPRESS_REASON)
+            elif kind in _FUNCTIONS:
+                reason = reason or LAZY_REASON
             self.calls_in_header(node, reason)
             for name in _BODY_FIELDS:
                 children = getattr(node, name, None)
@@ -71,17 +101,17 @@ class Collector:
                     self.body(children, reason)
 
     def import_from(self, node: ast.ImportFrom, reason: str) -> None:
-        if node.level or not node.module:
-            return  # relative imports are always local
         # `from google.cloud import storage` needs google.cloud.storage: record each name
         # (a name that is a class, not a module, still maps by its package's prefix).
+        # Relative imports keep their dots (`from .bnb import X` -> ".bnb.X"): they are
+        # local, and analyze() follows them through the project's own modules.
         names = [alias.name for alias in node.names if alias.name != "*"]
-        for name in names or [""]:
-            self.add(f"{node.module}.{name}" if name else node.module, node, reason)
+        for module in from_modules(node.level, node.module or "", names):
+            self.add(module, node, reason)
 
     def try_(self, node: ast.Try, reason: str) -> None:
         guarded = any(_catches_import_error(h.type) for h in node.handlers)
-        inner = reason or (TRY_REASON if guarded else "")
+        inner = stronger(reason, TRY_REASON) if guarded else reason
         self.body(node.body, inner)
         self.body(node.orelse, inner)
         for handler in node.handlers:
@@ -92,12 +122,12 @@ class Collector:
         self.calls_in(node.test, reason)
         body_reason = else_reason = reason
         guard = _guard_reason(node.test)
-        if guard == TYPE_CHECKING_REASON:
-            body_reason = reason or guard
+        if guard in (TYPE_CHECKING_REASON, COLAB_REASON):
+            body_reason = stronger(reason, guard)
         elif guard == "not " + TYPE_CHECKING_REASON:
-            else_reason = reason or TYPE_CHECKING_REASON
+            else_reason = stronger(reason, TYPE_CHECKING_REASON)
         elif guard:
-            body_reason = else_reason = reason or guard
+            body_reason = else_reason = stronger(reason, guard)
         self.body(node.body, body_reason)
         self.body(node.orelse, else_reason)
 
@@ -127,7 +157,7 @@ class Collector:
         module = call.args[0].value
         if isinstance(module, str) and _NAME.match(module) and not module.startswith("."):
             probe = name in _SPEC_PROBES
-            self.add(module, call, reason or (FIND_SPEC_REASON if probe else ""))
+            self.add(module, call, stronger(reason, FIND_SPEC_REASON) if probe else reason)
 
 
 def _callee_name(func: ast.AST) -> str:
@@ -140,15 +170,22 @@ def _catches_import_error(handler_type: ast.AST | None) -> bool:
     if handler_type is None:
         return True  # a bare except
     names = handler_type.elts if isinstance(handler_type, ast.Tuple) else [handler_type]
-    return any(_callee_name(name) in _IMPORT_ERRORS for name in names)
+    return any(_is_import_error(_callee_name(name)) for name in names)
+
+
+def _is_import_error(name: str) -> bool:
+    return name in _IMPORT_ERRORS or bool(_OPTIONAL_ERROR.search(name))
 
 
 def _suppresses_import_error(node: ast.With) -> bool:
+    """`with suppress(ImportError):`, or a library's `with try_import():` helper."""
     for item in node.items:
         call = item.context_expr
-        if isinstance(call, ast.Call) and _callee_name(call.func) == "suppress":
-            if any(_catches_import_error(arg) for arg in call.args):
-                return True
+        name = _callee_name(call.func) if isinstance(call, ast.Call) else ""
+        if name == "suppress" and any(_catches_import_error(arg) for arg in call.args):
+            return True
+        if OPTIONAL_IMPORTER.search(name):
+            return True
     return False
 
 
@@ -156,23 +193,39 @@ def _guard_reason(test: ast.AST) -> str:
     """Why an `if` makes its imports optional, or "" when it does not."""
     if _callee_name(test) == "TYPE_CHECKING":
         return TYPE_CHECKING_REASON
+    if _mentions_colab(test):
+        return COLAB_REASON
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
         if _callee_name(test.operand) == "TYPE_CHECKING":
             return "not " + TYPE_CHECKING_REASON
     for node in ast.walk(test):
         if isinstance(node, ast.Call) and _callee_name(node.func) in _SPEC_PROBES:
             return FIND_SPEC_REASON
-        if _is_version_or_platform(node):
-            return VERSION_REASON
+        if _is_platform(node):
+            return PLATFORM_REASON
+        if isinstance(node, (ast.Name, ast.Attribute)) and _AVAILABILITY.search(_callee_name(node)):
+            return AVAILABILITY_REASON
     return ""
 
 
-def _is_version_or_platform(node: ast.AST) -> bool:
+def _mentions_colab(test: ast.AST) -> bool:
+    """`if 'google.colab' in sys.modules:`, `if IN_COLAB:`: setup for the hosted notebook."""
+    for node in ast.walk(test):
+        text = node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else ""
+        text = text or (_callee_name(node) if isinstance(node, (ast.Name, ast.Attribute)) else "")
+        if "colab" in text.lower():
+            return True
+    return False
+
+
+def _is_platform(node: ast.AST) -> bool:
+    """`sys.platform`, `os.name`, `platform.system()`, `IS_WINDOWS`: code for another OS.
+    (A Python-version branch is not a guard: its imports are needs on some Python.)"""
     if isinstance(node, ast.Name):
-        return node.id in _VERSION_NAMES
+        return node.id in _PLATFORM_NAMES
     if not isinstance(node, ast.Attribute):
         return False
-    if node.attr in _VERSION_ATTRS:
+    if node.attr in _PLATFORM_ATTRS:
         return True
     owner = node.value.id if isinstance(node.value, ast.Name) else ""
     return (owner, node.attr) in {("os", "name"), ("platform", "system")}

@@ -21,14 +21,31 @@ import bisect
 import re
 from functools import lru_cache
 
-from freight.deps.pyast import RawImport, imports_in_tree
+from freight.deps.pyast import LAZY_REASON, OPTIONAL_IMPORTER, RawImport, from_modules
+from freight.deps.pyast import imports_in_tree
 
 CALL_WORDS = ("import_", "find_")  # substrings of the names _CALLS finds, checked first
-_CALLS = [re.compile(name + r"[ \t]*\(") for name in ("import_module", "__import__", "find_spec", "find_loader")]
+_CALLERS = ("import_module", "__import__", "find_spec", "find_loader")
+_CALLS = [re.compile(name + r"[ \t]*\(") for name in _CALLERS]
 _IMPORT_KEYWORD = re.compile(r"import\b")
 _FROM_HEAD = re.compile(r"from[ \t]+(?:\.+[ \t]*|\.*[\w.]+[ \t]+)")
 _WORD = re.compile(r"[A-Za-z_]\w*|.", re.S)
 _TOP_STATEMENT = re.compile(r"\n(?!(?:else|elif|except|finally)\b)[A-Za-z_@]")
+_DOTTED = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*"
+_ALIASED = _DOTTED + r"(?: as [A-Za-z_]\w*)?"
+_PLAIN_IMPORT = re.compile(rf"import ({_ALIASED}(?: ?, ?{_ALIASED})*)")
+_NAMES = r"[A-Za-z_]\w*(?: as [A-Za-z_]\w*)?(?: ?, ?[A-Za-z_]\w*(?: as [A-Za-z_]\w*)?)*"
+_PLAIN_FROM = re.compile(rf"from (\.*)({_DOTTED})? import (?:(\*|{_NAMES})|\( ?({_NAMES}) ?,? ?\))")
+_LINE_COMMENT = re.compile(r"#[^\n]*")
+_SP = r"[ \t]+"
+_ALIASED_SP = _DOTTED + rf"(?:{_SP}as{_SP}[A-Za-z_]\w*)?"
+_NAME_SP = rf"[A-Za-z_]\w*(?:{_SP}as{_SP}[A-Za-z_]\w*)?"
+_SIMPLE_LINE = re.compile(
+    rf"^(?:import{_SP}({_ALIASED_SP}(?:[ \t]*,[ \t]*{_ALIASED_SP})*)"
+    rf"|from{_SP}(\.*)({_DOTTED})?{_SP}import{_SP}(\*|{_NAME_SP}(?:[ \t]*,[ \t]*{_NAME_SP})*))"
+    r"[ \t]*(?:#[^\n]*)?$",
+    re.M,
+)
 _ONE_LINE_STRINGS = re.compile(r"'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\"")
 # Python 2 statements; each pattern starts with a literal so `re` scans for it quickly.
 _PY2 = (
@@ -37,11 +54,11 @@ _PY2 = (
     ("except ", re.compile(r"except[ \t]+[\w.]+[ \t]*,[ \t]*\w+[ \t]*:")),
 )
 
+_GUARD_WITH = re.compile(r"\bsuppress\b|" + OPTIONAL_IMPORTER.pattern.removeprefix("(?i)"), re.I)
 _NEUTRAL = {"def", "async", "class", "for", "while", "with", "match", "case"}
 _GUARDS = {"try", "except", "else", "elif", "if", "finally"}
 _CONTINUATIONS = {"except", "else", "elif", "finally"}
 _CLOSERS = {")", "]", "}"}
-_WINDOW = 4096
 
 
 class NeedsFullParse(Exception):
@@ -54,6 +71,7 @@ def fast_imports(text: str) -> list[RawImport]:
     if _looks_like_python2(text, outside):
         raise NeedsFullParse
     plan = _Plan(text, outside)
+    plan.simple = _simple_lines(text, outside)
     for match in _IMPORT_KEYWORD.finditer(text):
         plan.place(match.start())
     if any(word in text for word in CALL_WORDS):
@@ -136,15 +154,18 @@ class _Plan:
 
     def __init__(self, text: str, outside: OutsideStrings):
         self.text, self.outside = text, outside
-        self.statements: list[int] = []  # starts of import statements with a hard context
-        self.blocks: set[tuple[int, int]] = set()  # (line start, indent) of guard statements
+        self.statements: list[tuple[int, str]] = []  # (start, "" or LAZY_REASON) of imports
+        self.blocks: dict[tuple[int, int], str] = {}  # (line start, indent) of guards -> reason
         self.tricky: list[int] = []  # positions whose whole top-level statement is parsed
+        self.simple: dict[int, list[str]] = {}  # line start -> modules of plain imports
 
     def place(self, pos: int) -> None:
         text = self.text
         if pos and (text[pos - 1].isalnum() or text[pos - 1] == "_"):
             return  # part of a longer name
         line_start = text.rfind("\n", 0, pos) + 1
+        if line_start in self.simple:
+            return  # a plain one-line import at column 0, already read
         before = text[line_start:pos]
         lead = before.lstrip(" \t")
         if lead and not _FROM_HEAD.fullmatch(lead):
@@ -157,18 +178,21 @@ class _Plan:
         if line_start >= 2 and text[line_start - 2] == "\\":
             self.tricky.append(pos)  # the statement began on the line before
         elif indent == 0:
-            self.statements.append(line_start)
+            self.statements.append((line_start, ""))
         else:
             self.place_nested(pos, line_start, indent)
 
     def place_nested(self, pos: int, line_start: int, indent: int) -> None:
-        guard = _outermost_guard(self.text, line_start, indent, self.outside)
-        if guard is None:
+        found = _outermost_guard(self.text, line_start, indent, self.outside)
+        if found is None:
             self.tricky.append(pos)
-        elif guard == ():
-            self.statements.append(line_start + indent)
+            return
+        guard, lazy = found
+        reason = LAZY_REASON if lazy else ""
+        if guard == ():
+            self.statements.append((line_start + indent, reason))
         else:
-            self.blocks.add(guard)
+            self.blocks[guard] = reason
 
     def parse(self) -> list[RawImport]:
         text, found = self.text, []
@@ -177,35 +201,45 @@ class _Plan:
         for start, end in chunks:
             chunk = text[start:end]
             found += _parse(chunk, lines.before(start), has_calls(chunk))
-        for start, indent in sorted(self.blocks):
+        for (start, indent), reason in sorted(self.blocks.items()):
             if not _inside_any(start, chunks):
-                found += self.parse_block(start, indent, lines)
-        statements = sorted(pos for pos in self.statements if not _inside_any(pos, chunks))
+                found += self.parse_block(start, indent, reason, lines)
+        statements = sorted(item for item in self.statements if not _inside_any(item[0], chunks))
+        for start, modules in self.simple.items():
+            line = lines.before(start) + 1
+            found += [(module, line, "") for module in modules]
         return found + _parse_statements(text, statements)
 
-    def parse_block(self, start: int, indent: int, lines: _LineCounter) -> list[RawImport]:
+    def parse_block(self, start: int, indent: int, reason: str, lines: _LineCounter):
         block = self.text[start : _block_end(self.text, start, indent, self.outside)]
         offset = lines.before(start)
         if indent:
             block, offset = "if 1:\n" + block, offset - 1
-        return _parse(block, offset, has_calls(block))
+        return _parse(block, offset, has_calls(block), reason)
 
 
 def _outermost_guard(text: str, line_start: int, indent: int, outside):
-    """None: headers not understood; (): no guard; else (line start, indent) of a guard."""
+    """None when the headers above a line are not understood; else (guard, lazy): guard is
+    () or the (line start, indent) of the outermost guard statement, lazy is whether a
+    `def` encloses that guard (or the line, when there is no guard)."""
     guard: tuple[int, int] | tuple = ()
+    lazy = False
     while indent > 0:
         header = _header_of(text, line_start, indent, outside)
         if header is None:
             return None
         line_start, indent, word = header
         if word in _GUARDS:
-            guard = _statement_start(text, line_start, indent, word, outside)
+            guard, lazy = _statement_start(text, line_start, indent, word, outside), False
             if guard is None:
                 return None
-        elif word not in _NEUTRAL or (word == "with" and "suppress" in _line(text, line_start)):
+        elif word == "with" and _GUARD_WITH.search(_line(text, line_start)):
+            guard, lazy = (line_start, indent), False  # `with suppress(ImportError):` ...
+        elif word == "def" or (word == "async" and " def " in _line(text, line_start) + " "):
+            lazy = True
+        elif word not in _NEUTRAL:
             return None
-    return guard
+    return guard, lazy
 
 
 def _header_of(text: str, line_start: int, indent: int, outside):
@@ -241,28 +275,20 @@ def _lines_indented_at_most(width: int) -> re.Pattern:
 
 
 def _previous_line(text, before: int, width: int, outside, skip_closers: bool = False):
-    """(line start, indent) of the last code line before `before` indented at most `width`."""
-    pattern = _lines_indented_at_most(width)
-    end = before
-    while True:
-        low = max(0, end - _WINDOW)
-        last = None
-        for match in pattern.finditer(text, low, end):
-            if outside(match.end()) and not (skip_closers and text[match.end()] in _CLOSERS):
-                last = match
-        if last is not None:
-            return last.start() + 1, len(last.group(1))
-        if low == 0:
-            return _first_line(text, width, skip_closers)
-        end = low + width + 2
+    """(line start, indent) of the nearest code line above `before` indented at most `width`.
 
-
-def _first_line(text: str, width: int, skip_closers: bool):
-    lead = len(text) - len(text.lstrip(" \t"))
-    char = text[lead : lead + 1]
-    if lead > width or not char or char in "\n#" or (skip_closers and char in _CLOSERS):
-        return None
-    return 0, lead
+    Walks up line by line: the header of a block is usually a few lines away."""
+    end = before - 1
+    while end > 0:
+        start = text.rfind("\n", 0, end) + 1
+        line = text[start:end]
+        code = line.lstrip(" \t")
+        indent = len(line) - len(code)
+        if code and code[0] != "#" and indent <= width and outside(start + indent):
+            if not (skip_closers and code[0] in _CLOSERS):
+                return start, indent
+        end = start - 1
+    return None
 
 
 def _block_end(text: str, start: int, indent: int, outside) -> int:
@@ -318,28 +344,71 @@ class _LineCounter:
         return self.count
 
 
-def _parse(source: str, line_offset: int, calls: bool) -> list[RawImport]:
+def _parse(source: str, line_offset: int, calls: bool, reason: str = "") -> list[RawImport]:
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         raise NeedsFullParse from None
-    return imports_in_tree(tree, line_offset, calls)
+    return imports_in_tree(tree, line_offset, calls, reason)
 
 
-def _parse_statements(text: str, positions: list[int]) -> list[RawImport]:
-    """Parse just these import statements, all at once, keeping their line numbers."""
-    if not positions:
-        return []
-    pieces, firsts, offsets = [], [], []
+def _parse_statements(text: str, statements: list[tuple[int, str]]) -> list[RawImport]:
+    """The modules of these (start, reason) import statements; plain ones by regex, the
+    rest with ast, all at once."""
+    found: list[RawImport] = []
+    pieces, firsts, offsets, reasons = [], [], [], []
     joined_line, lines = 1, _LineCounter(text)
-    for pos in positions:
+    for pos, reason in statements:
         statement = text[pos : _statement_end(text, pos)]
+        line = lines.before(pos) + 1
+        modules = _plain_import(statement)
+        if modules is not None:
+            found += [(module, line, reason) for module in modules]
+            continue
         firsts.append(joined_line)
-        offsets.append(lines.before(pos) + 1 - joined_line)
+        offsets.append(line - joined_line)
+        reasons.append(reason)
         joined_line += statement.count("\n") + 1
         pieces.append(statement)
-    found = _parse("\n".join(pieces), 0, False)
-    return [(mod, line + offsets[bisect.bisect_right(firsts, line) - 1], why) for mod, line, why in found]
+    for module, number, _ in _parse("\n".join(pieces), 0, False) if pieces else []:
+        index = bisect.bisect_right(firsts, number) - 1
+        found.append((module, number + offsets[index], reasons[index]))
+    return found
+
+
+def _simple_lines(text: str, outside: OutsideStrings) -> dict[int, list[str]]:
+    """Line start -> modules, for one-line plain imports at column 0, read in one pass
+    (most imports look like that, and a regex over the text beats Python per statement)."""
+    found = {}
+    for match in _SIMPLE_LINE.finditer(text):
+        if outside(match.start()):
+            found[match.start()] = _simple_modules(match)
+    return found
+
+
+def _simple_modules(match: re.Match) -> list[str]:
+    if match.group(1):
+        return [part.split()[0] for part in match.group(1).split(",")]
+    module, names = match.group(3) or "", match.group(4)
+    parts = [] if names == "*" else [part.split()[0] for part in names.split(",")]
+    return from_modules(len(match.group(2)), module, parts)
+
+
+def _plain_import(statement: str) -> list[str] | None:
+    """`import a.b as c, d` -> [a.b, d]; `from a import (b, c as d)` -> [a.b, a.c];
+    None when the statement is anything less plain (then ast decides)."""
+    if "\\" in statement or ";" in statement:
+        return None
+    text = " ".join(_LINE_COMMENT.sub("", statement).split())
+    match = _PLAIN_IMPORT.fullmatch(text)
+    if match:
+        return [part.split(" as ")[0].strip() for part in match.group(1).split(",")]
+    match = _PLAIN_FROM.fullmatch(text)
+    if not match:
+        return None
+    module, names = match.group(2) or "", match.group(3) or match.group(4)
+    parts = [] if names == "*" else [part.split(" as ")[0].strip() for part in names.split(",")]
+    return from_modules(len(match.group(1)), module, [part for part in parts if part])
 
 
 def _statement_end(text: str, pos: int) -> int:

@@ -21,18 +21,25 @@ _FALLBACK_LINE = re.compile(r"^[ \t]*(import|from)[ \t]+([^#\n]*)", re.M)
 _NAME = re.compile(r"[A-Za-z_][\w.]*$")
 
 
-def imports_in_source(text: str) -> tuple[list[RawImport], list[RawWarning]]:
-    """All imports in `text` with their line and reason ("" = hard), plus warnings."""
+def imports_in_source(
+    text: str, check_syntax: bool = False
+) -> tuple[list[RawImport], list[RawWarning]]:
+    """All imports in `text` with their line and reason ("" = hard), plus warnings.
+
+    The fast path does not parse code without imports, so a syntax error there goes
+    unnoticed; `check_syntax` parses everything (cheap for a notebook cell) to report it.
+    """
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if "\0" in text:
         line = text.count("\n", 0, text.index("\0")) + 1
-        found, warnings = imports_in_source(text.replace("\0", ""))
+        found, warnings = imports_in_source(text.replace("\0", ""), check_syntax)
         return found, [(line, "contains null bytes; scanned without them")] + warnings
-    try:
-        return fast_imports(text), []
-    except NeedsFullParse:
-        pass
+    if not check_syntax:
+        try:
+            return fast_imports(text), []
+        except NeedsFullParse:
+            pass
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:

@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from freight.deps.models import FoundImport
+from freight.deps.pyast import LAZY_REASON
 from freight.deps.pysource import imports_in_source
 from freight.errors import FreightError
 
 PY_SIZE_LIMIT = 10 * 1024 * 1024  # bigger .py files are generated data, not code
 NOTEBOOK_SIZE_LIMIT = 100 * 1024 * 1024  # notebooks carry their outputs (plots) inline
-PARALLEL_MIN_FILES = 200  # below this, starting worker processes costs more than it saves
+PARALLEL_MIN_FILES = 300  # below this, starting worker processes costs more than it saves
 PY_SUFFIXES = (".py", ".pyw")
 EXTENSION_SUFFIXES = (".so", ".pyd")
 SKIP_DIRS = {
@@ -30,14 +31,27 @@ SKIP_DIRS = {
 }  # fmt: skip
 ENV_MARKERS = {"pyvenv.cfg", "conda-meta"}  # a folder holding one is an environment
 IPYTHON_EXTENSIONS = {"autoreload", "storemagic"}  # %load_ext names that ship with IPython
-PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git", "requirements.txt", "environment.yml", "Pipfile")
+PROJECT_MARKERS = (
+    "pyproject.toml", "setup.py", "setup.cfg", ".git", "requirements.txt", "environment.yml",
+    "Pipfile",
+)
 
 # Where a file sits decides whether its imports are needs: a path part -> the reason.
-TEST_DIRS = {"tests", "test"}
+TEST_DIRS = {"tests", "test", "testing", "_testing"}
+TEST_MODULES = {"testing", "_testing", "testutils", "test_utils", "_test_utils", "pytest_plugin"}
 DOC_DIRS = {"docs", "doc", "documentation"}
-EXAMPLE_DIRS = {"examples", "example", "benchmarks", "benchmark"}
-VENDOR_DIRS = {"vendor", "_vendor", "vendored", "third_party", "thirdparty", "3rdparty"}
-TOOL_FILES = {"setup.py": "build script (setup.py)", "noxfile.py": "dev tool (noxfile.py)"}
+EXAMPLE_DIRS = {"examples", "example", "benchmarks", "benchmark", "demos"}
+VENDOR_DIRS = {
+    "vendor", "_vendor", "vendored", "_vendored", "third_party", "thirdparty", "3rdparty",
+    "externals", "_externals", "extern", "_extern",
+}
+# Inside a package, these hold optional integrations (hypothesis/extra, matplotlib/backends).
+INTEGRATION_DIRS = {"extra", "extras", "contrib", "integrations", "backends", "plugins", "templates"}
+TOOL_FILES = {
+    "setup.py": "build script (setup.py)", "__setup__.py": "build script (setup.py)",
+    "noxfile.py": "dev tool (noxfile.py)",
+}
+BUILD_DIRS = {"_build_utils", "build_utils", "_build", "build_tools"}
 
 
 @dataclass
@@ -50,6 +64,8 @@ class SourceTree:
     warnings: list[str] = field(default_factory=list)
     modules: dict[str, set[str]] = field(default_factory=dict)  # dir -> importable names
     package_roots: set[str] = field(default_factory=set)
+    packages: set[str] = field(default_factory=set)  # folders with an __init__.py
+    root_parents: dict[str, set[str]] = field(default_factory=dict)  # package root -> folders
     single: bool = False  # PATH was one file
     project_root: Path | None = None  # where a single file's declarations are read
     demote_examples: bool = True  # examples/docs count as optional (there is other code)
@@ -75,22 +91,29 @@ class SourceTree:
             return "tests"
         if name in TOOL_FILES:
             return TOOL_FILES[name]
+        if folders & BUILD_DIRS:
+            return "build tooling"
         if self.demote_examples and folders & DOC_DIRS:
             return "docs"
         if self.demote_examples and folders & EXAMPLE_DIRS:
             return "examples"
         if name == "conf.py" and self._beside_docs_index(parts[:-1]):
             return "docs"
+        if folders & INTEGRATION_DIRS and posixpath.dirname(rel) in self.packages:
+            return "optional integration"
         return ""
 
     def _beside_docs_index(self, folder: list[str]) -> bool:
         names = self.modules.get("/".join(folder), set())
-        return "conf" in names and any((self.root / "/".join(folder) / f"index{s}").exists() for s in (".rst", ".md"))
+        here = self.root / "/".join(folder)
+        return "conf" in names and any((here / f"index{s}").exists() for s in (".rst", ".md"))
 
 
 def _is_test_file(name: str) -> bool:
     stem = name.rsplit(".", 1)[0]
-    return name == "conftest.py" or stem.startswith("test_") or stem.endswith("_test") or stem == "tests"
+    if name == "conftest.py" or stem in ("tests", "test") or stem in TEST_MODULES:
+        return True
+    return stem.startswith("test_") or stem.endswith("_test")
 
 
 # ---- finding the sources ----------------------------------------------------------------
@@ -164,7 +187,8 @@ def _visit_file(entry: os.DirEntry, rel: str, tree: SourceTree, extensions: list
 def _small_enough(size: int, limit: int, rel: str, tree: SourceTree) -> bool:
     if size <= limit:
         return True
-    tree.warnings.append(f"{rel}: {size / 2**20:.0f} MB, over the {limit // 2**20} MB limit; skipped")
+    megabytes = f"{size / 2**20:.0f} MB, over the {limit // 2**20} MB limit"
+    tree.warnings.append(f"{rel}: {megabytes}; skipped")
     return False
 
 
@@ -189,7 +213,11 @@ def _index_modules(tree: SourceTree, extensions: list[str]) -> None:
     for folder in with_code:
         parent, name = posixpath.split(folder)
         tree.modules.setdefault(parent, set()).add(name)
-    tree.package_roots = {posixpath.basename(p) for p in packages if posixpath.dirname(p) not in packages}
+    roots = [p for p in packages if posixpath.dirname(p) not in packages]
+    tree.package_roots = {posixpath.basename(p) for p in roots}
+    for root in roots:
+        tree.root_parents.setdefault(posixpath.basename(root), set()).add(posixpath.dirname(root))
+    tree.packages = packages
 
 
 def single_file(path: Path) -> SourceTree:
@@ -201,6 +229,7 @@ def single_file(path: Path) -> SourceTree:
     (tree.notebooks if path.suffix == ".ipynb" else tree.files).append(path.name)
     tree.project_root = project_root_of(root)
     tree.modules[""] = _module_names(root, tree)
+    tree.packages = {""} if (root / "__init__.py").is_file() else set()
     folder = Path(os.path.abspath(root))
     while folder != tree.project_root and folder.parent != folder:
         folder = folder.parent
@@ -256,10 +285,11 @@ class FileScan:
     notebook: bool = False
 
 
-def scan(tree: SourceTree, paths: list[str] | None = None, workers: int | None = None) -> list[FileScan]:
+def scan(tree: SourceTree, paths: list[str] | None = None, workers: int | None = None,
+         ) -> list[FileScan]:
     """Scan the given files of the tree (default: all), in worker processes when many."""
     jobs = paths if paths is not None else tree.files + tree.notebooks
-    cpus = workers or min(os.cpu_count() or 1, 8)
+    cpus = workers or _idle_cpus()
     if cpus < 2 or len(jobs) < PARALLEL_MIN_FILES:
         return [scan_file(tree.root, rel) for rel in jobs]
     batches = [jobs[i::cpus * 4] for i in range(cpus * 4)]
@@ -269,6 +299,19 @@ def scan(tree: SourceTree, paths: list[str] | None = None, workers: int | None =
     except (OSError, RuntimeError):  # no processes here (a sandbox): scan in this one
         return [scan_file(tree.root, rel) for rel in jobs]
     return sorted((scanned for batch in results for scanned in batch), key=lambda s: s.path)
+
+
+def _idle_cpus() -> int:
+    """CPUs free for worker processes (at most 8): on a busy machine they only add cost."""
+    if hasattr(os, "sched_getaffinity"):
+        count = len(os.sched_getaffinity(0))
+    else:
+        count = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:
+        busy = 0.0
+    return max(1, min(8, round(count - busy)))
 
 
 def _scan_batch(job: tuple[Path, list[str]]) -> list[FileScan]:
@@ -286,13 +329,19 @@ def scan_file(root: Path, rel: str) -> FileScan:
         return FileScan(rel, [], [f"{rel}: cannot read ({exc.strerror}); skipped"])
     text, problem = decode_source(data)
     found, raw_warnings = imports_in_source(text)
-    warnings = [f"{rel}:{line}: {message}" for line, message in ([problem] if problem else []) + raw_warnings]
+    found.sort(key=lambda item: item[1])
+    problems = ([problem] if problem else []) + raw_warnings
+    warnings = [f"{rel}:{line}: {message}" for line, message in problems]
     return FileScan(rel, [(module, line, why, None) for module, line, why in found], warnings)
 
 
-def found_import(path: str, item: ScannedImport, path_reason: str) -> FoundImport:
-    """The FoundImport for one scanned import; `path_reason` says why the file is optional."""
+def found_import(path: str, item: ScannedImport, path_reason: str, library: bool) -> FoundImport:
+    """The FoundImport for one scanned import; `path_reason` says why the file is optional.
+    An import inside a function is optional in library code (a package's lazy import of an
+    optional dependency) and a need in scripts and notebooks."""
     module, line, reason, cell = item
+    if reason == LAZY_REASON and not library:
+        reason = ""
     reason = reason or path_reason
     return FoundImport(module, path, line, bool(reason), reason or "import", cell)
 
@@ -333,7 +382,8 @@ def _scan_notebook(root: Path, rel: str) -> FileScan:
     try:
         from freight.deps.notebook import read_notebook
     except ImportError:
-        return FileScan(rel, [], [f"{rel}: notebook support is not installed; skipped"], notebook=True)
+        warning = f"{rel}: notebook support is not installed; skipped"
+        return FileScan(rel, [], [warning], notebook=True)
     try:
         notebook = read_notebook(root / rel)
     except FreightError as exc:
@@ -342,7 +392,7 @@ def _scan_notebook(root: Path, rel: str) -> FileScan:
         return FileScan(rel, [], [f"{rel}: cannot read ({exc.strerror}); skipped"], notebook=True)
     imports, warnings = [], list(notebook.warnings)
     for cell in notebook.cells:
-        found, raw_warnings = imports_in_source(cell.source)
+        found, raw_warnings = imports_in_source(cell.source, check_syntax=True)
         imports += [(module, line, why, cell.index) for module, line, why in found]
         warnings += [f"{rel}:cell{cell.index}:{line}: {message}" for line, message in raw_warnings]
     imports += [(name, 0, "", None) for name in notebook.load_ext if name not in IPYTHON_EXTENSIONS]

@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from freight.errors import InputError
+from freight.errors import ConfigError, InputError
 from freight.runs.store import RunRecord, RunStore
 from freight.sched import get_target
 from freight.spec.config import Config, load_config, merge_cli
@@ -35,6 +35,7 @@ class RunRequest:
     args: list[str] = field(default_factory=list)
     overrides: dict = field(default_factory=dict)  # merge_cli keywords: cpus, mem, sweep, …
     cwd: Path = field(default_factory=Path.cwd)
+    target_options: dict = field(default_factory=dict)  # on top of [targets.<name>]
 
 
 @dataclass
@@ -73,7 +74,7 @@ def build_job(request: RunRequest, home: Path) -> tuple[Job, Config, list[str]]:
         env_mode=config.env,
         requirements=requirements,
         max_parallel=config.max_parallel,
-        target_options=dict(config.targets.get(config.target, {})),
+        target_options=_target_options(config.targets.get(config.target, {}), request.target_options),
     )
     return job, config, source.notes + notes
 
@@ -138,6 +139,34 @@ def _merge_requirements(first: list[str], second: list[str]) -> list[str]:
     return first + [r for r in second if canonicalize_name(Requirement(r).name) not in seen]
 
 
+def target_options_from_flags(pairs: list[str], **flags) -> dict:
+    """`--target-opt KEY=VALUE` pairs (VALUE read as JSON when it is JSON) plus named flags."""
+    import json
+
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--target-opt {pair!r} is not KEY=VALUE", fix="e.g. --target-opt partition=gpu")
+        try:
+            options[key.strip()] = json.loads(value)
+        except ValueError:
+            options[key.strip()] = value
+    options.update({key: value for key, value in flags.items() if value is not None})
+    return options
+
+
+def _target_options(from_file: dict, from_flags: dict) -> dict:
+    """Flags replace the file's settings, except extra scheduler arguments, which add up."""
+    merged = dict(from_file)
+    for key, value in from_flags.items():
+        if key.endswith("_args") and isinstance(value, list):
+            merged[key] = [*merged.get(key, []), *value]
+        else:
+            merged[key] = value
+    return merged
+
+
 def _resources(config: Config) -> Resources:
     wanted = {k: v for k, v in config.resources.model_dump().items() if v is not None}
     renamed = {"mem": "mem_mb", "time": "time_s", "disk": "disk_mb"}
@@ -171,19 +200,26 @@ def submit(store: RunStore, job: Job, target_name: str) -> RunRecord:
     target.check(job)
     run = store.create_run(job, target_name)
     indices = [task.index for task in job.tasks]
-    submission = target.submit(run, indices)
-    store.mark_submitted(run.id, indices, submission.ids)
+    _record_submission(store, run, indices, target.submit(run, indices))
     return run
 
 
 def retry(store: RunStore, run: RunRecord) -> list[int]:
     """Submit again only what did not succeed and is not still queued or running."""
+    from freight.runs.watch import current_status
+
+    target = get_target(run.target)
+    current_status(store, target, run)  # the scheduler may know of ends no one has seen yet
     indices = store.retry_indices(run.id)
     if indices:
-        target = get_target(run.target)
-        submission = target.submit(run, indices)
-        store.mark_submitted(run.id, indices, submission.ids)
+        _record_submission(store, run, indices, target.submit(run, indices))
     return indices
+
+
+def _record_submission(store: RunStore, run: RunRecord, indices: list[int], submission) -> None:
+    store.mark_submitted(run.id, indices, submission.ids)
+    for key, value in submission.meta.items():
+        store.set_meta(run.id, key, value)
 
 
 def cancel(store: RunStore, run: RunRecord) -> None:

@@ -29,6 +29,10 @@ def current_status(store, target, run) -> list:
                 status.state = new
         for state, indices in by_state.items():
             store.mark(run.id, indices, state)
+        if any(state.finished for state in by_state):
+            # A target that learned how a task ended writes its state file with the reason
+            # (timeout, out of memory …): read it now, not one poll later.
+            statuses = store.refresh(run.id, is_alive=lambda index, state: target.is_alive(run, index, state))
     return statuses
 
 

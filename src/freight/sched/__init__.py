@@ -7,6 +7,8 @@ from freight.errors import ConfigError
 # name -> "module:Class"; imported on demand so one target's imports never slow another's.
 TARGETS = {
     "local": "freight.sched.local:LocalTarget",
+    "sge": "freight.sched.sge:SgeTarget",
+    "slurm": "freight.sched.slurm:SlurmTarget",
 }
 
 

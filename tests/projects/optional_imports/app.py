@@ -30,6 +30,9 @@ if sys.version_info < (3, 11):
 else:
     import tomllib
 
+if sys.platform == "win32":
+    import win32api
+
 yaml = importlib.import_module("yaml")
 requests = __import__("requests")
 

@@ -1,0 +1,515 @@
+"""The Slurm target: sweeps become job arrays submitted with `sbatch`, followed with one
+`squeue` (plus one `sacct` where accounting exists) per poll, stopped with one `scancel`.
+
+Rendering needs no cluster: each array is one script from templates/slurm.sbatch.j2 with
+every resource freight models as an `#SBATCH` line.
+
+Arrays. MaxArraySize caps the array *index*, not the count (default 1001: indices 0..1000),
+so tasks are cut into chunks whose indices minus the chunk's offset stay below it; the script
+exports the offset and the task wrapper adds it to SLURM_ARRAY_TASK_ID. A retry is an array
+over just the given indices (`--array=3,7,12-15`). With --max-parallel, chunks run one after
+another (`afterany`), so the throttle holds for the whole sweep, not per array.
+
+Status. Task state files come first. The scheduler speaks for tasks without a current one
+(queued; cancelled while pending; a job script that failed before the wrapper started) and
+judges tasks whose file says running (`is_alive`). When Slurm knows how a job ended and the
+wrapper could not say (TIMEOUT, OUT_OF_MEMORY, NODE_FAIL, a broken script), this target writes
+the final state.json itself with Slurm's reason, as any supervisor may (see runs/store.py).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from freight.errors import ConfigError, FreightError, MissingToolError
+from freight.fsutil import read_json, write_json_atomic
+from freight.runs.store import RunStore
+from freight.sched.base import Capabilities, Submission, refuse_unsupported
+from freight.sched.batch import consecutive_ranges, expand_ranges, parse_ranges, run_tool
+from freight.sched.render import render_template
+from freight.spec.job import Job
+from freight.spec.resources import format_duration
+from freight.spec.state import TaskState
+
+META_KEY = "slurm_jobs"  # store meta: [{"job", "offset", "array", "submitted"}], oldest first
+SCHED_LOGS = "sched-logs"  # the job scripts' own stdout/stderr, %A_%a.out/.err
+DEFAULT_MAX_ARRAY_SIZE = 1001
+MAX_ARRAY_SPEC_CHARS = 10_000  # keeps one --array argument a sane size for any controller
+SNAPSHOT_TTL_S = 1.0  # one squeue answers every is_alive/poll of one watch iteration
+COMMAND_TIMEOUT_S = 60
+GONE = "GONE"  # in neither squeue nor sacct: ended, and forgotten
+UNKNOWN = "UNKNOWN"  # the scheduler could not be asked
+INSTALL_FIX = "run freight on the cluster's login node, or install Slurm's client (slurm-client)"
+
+# Slurm's job state -> (task state, reason). PREEMPTED without requeue is final (lost); a
+# requeued job shows REQUEUED/PENDING (queued) and runs again.
+STATES: dict[str, tuple[TaskState, str | None]] = {
+    **dict.fromkeys(("PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED",
+                     "RESV_DEL_HOLD"), (TaskState.queued, None)),
+    **dict.fromkeys(("RUNNING", "COMPLETING", "SUSPENDED", "STOPPED", "SIGNALING", "STAGE_OUT",
+                     "RESIZING"), (TaskState.running, None)),
+    "COMPLETED": (TaskState.succeeded, None),
+    "FAILED": (TaskState.failed, "failed"),
+    "CANCELLED": (TaskState.cancelled, "cancelled"),
+    "TIMEOUT": (TaskState.failed, "timeout"),
+    "DEADLINE": (TaskState.failed, "deadline"),
+    "OUT_OF_MEMORY": (TaskState.failed, "oom"),
+    "SPECIAL_EXIT": (TaskState.failed, "special exit"),
+    "NODE_FAIL": (TaskState.lost, "node failure"),
+    "BOOT_FAIL": (TaskState.lost, "node boot failure"),
+    "PREEMPTED": (TaskState.lost, "preempted"),
+    "REVOKED": (TaskState.lost, "revoked"),
+    GONE: (TaskState.lost, "gone"),
+}
+
+
+def slurm_task_state(slurm_state: str) -> tuple[TaskState, str | None] | None:
+    """("CANCELLED by 0" | "RUNNING" | …) -> (task state, reason); None for a state we do not know."""
+    words = slurm_state.split()
+    return STATES.get(words[0].rstrip("+")) if words else None
+
+
+# -- options ---------------------------------------------------------------------------------
+
+
+class SlurmOptions(BaseModel):
+    """`[targets.slurm]` in freight.toml (or a site profile)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    partition: str | None = None
+    account: str | None = None
+    qos: str | None = None
+    gpu_syntax: Literal["gres", "gpus", "gpus-per-task", "none"] = "gres"  # none: the partition has them
+    modules: list[str] = Field(default_factory=list)  # `module load` in the job script
+    env: dict[str, str] = Field(default_factory=dict)  # exported by the job script
+    sbatch_args: list[str] = Field(default_factory=list)  # one sbatch argument per item
+    signal: str | None = None  # "USR1@90": --signal=B:USR1@90, to checkpoint before the limit
+    max_array_size: int | None = Field(None, ge=2)  # lower than the cluster's MaxArraySize
+    python: str | None = None  # interpreter with freight on the compute nodes (default: this one)
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, env: dict[str, str]) -> dict[str, str]:
+        for name in env:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                raise ValueError(f"{name!r} is not an environment variable name")
+        return env
+
+    @field_validator("signal")
+    @classmethod
+    def _signal(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"(SIG)?[A-Z0-9]+(@\d+)?", value):
+            raise ValueError(f"{value!r} is not a signal like USR1@90 (name@seconds before the limit)")
+        return value
+
+
+def slurm_options(job: Job) -> SlurmOptions:
+    try:
+        return SlurmOptions.model_validate(job.target_options)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = ".".join(str(part) for part in error["loc"])
+        if error["type"] == "extra_forbidden":
+            close = difflib.get_close_matches(key, SlurmOptions.model_fields, n=1)
+            fix = f"did you mean {close[0]!r}?" if close else "known: " + ", ".join(SlurmOptions.model_fields)
+            raise ConfigError(f"[targets.slurm] has no setting {key!r}", fix=fix) from None
+        raise ConfigError(f"[targets.slurm] {key}: {error['msg']}", fix="correct it in freight.toml") from None
+
+
+# -- arrays ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One job array: task index = offset + SLURM_ARRAY_TASK_ID."""
+
+    offset: int
+    indices: tuple[int, ...]
+
+    @property
+    def spec(self) -> str:
+        return array_spec([index - self.offset for index in self.indices])
+
+
+def array_spec(numbers: list[int]) -> str:
+    """[0, 1, 2, 5, 7, 8] -> "0-2,5,7-8" (sorted input)."""
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in consecutive_ranges(numbers))
+
+
+def parse_array_spec(spec: str) -> list[int]:
+    """"0-2,5,7-9:2%4" -> [0, 1, 2, 5, 7, 9]; the inverse of array_spec, plus steps."""
+    return expand_ranges(parse_ranges(spec))
+
+
+def plan_chunks(indices: list[int], max_size: int, max_tasks: int | None = None,
+                max_chars: int = MAX_ARRAY_SPEC_CHARS) -> list[Chunk]:
+    """Cut sorted task indices into arrays whose own indices stay below `max_size`, with at most
+    `max_tasks` elements and an --array spec of at most about `max_chars` characters."""
+    chunks: list[Chunk] = []
+    current: list[int] = []
+    offset = chars = 0
+    for index in sorted(set(indices)):
+        width = len(str(index - offset)) + 1  # an upper bound: runs compress to "a-b"
+        full = max_tasks is not None and len(current) >= max_tasks
+        if current and (index - offset >= max_size or full or chars + width > max_chars):
+            chunks.append(Chunk(offset, tuple(current)))
+            current = []
+        if not current:
+            offset, chars = (0 if index < max_size else index), 0
+            width = len(str(index - offset)) + 1
+        current.append(index)
+        chars += width
+    return chunks + ([Chunk(offset, tuple(current))] if current else [])
+
+
+# -- the cluster -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClusterLimits:
+    max_array_size: int = DEFAULT_MAX_ARRAY_SIZE
+    max_array_tasks: int | None = None  # SchedulerParameters=max_array_tasks=N
+    accounting: bool = False  # sacct has something to say
+
+
+@lru_cache(maxsize=1)
+def cluster_limits() -> ClusterLimits:
+    """From `scontrol show config`, once per process; Slurm's defaults when it cannot be asked."""
+    done = _slurm(["scontrol", "show", "config"], quiet=True)
+    if done is None or done.returncode != 0:
+        return ClusterLimits()
+    pairs = (line.partition(" = ") for line in done.stdout.splitlines())
+    config = {key.strip(): value.strip() for key, sep, value in pairs if sep}
+    tasks = re.search(r"max_array_tasks=(\d+)", config.get("SchedulerParameters", ""))
+    size = config.get("MaxArraySize", "")
+    return ClusterLimits(
+        max_array_size=int(size) if size.isdigit() else DEFAULT_MAX_ARRAY_SIZE,
+        max_array_tasks=int(tasks.group(1)) if tasks else None,
+        accounting=config.get("AccountingStorageType", "accounting_storage/none")
+        != "accounting_storage/none",
+    )
+
+
+def _slurm(argv: list[str], quiet: bool = False) -> subprocess.CompletedProcess | None:
+    """Run a Slurm command (any exit code). Missing or hung: FreightError, or None when `quiet`
+    (following a run must not crash because the controller is slow for a moment)."""
+    try:
+        return run_tool(argv, check=False, timeout=COMMAND_TIMEOUT_S, fix=INSTALL_FIX)
+    except FreightError:
+        if quiet:
+            return None
+        raise
+
+
+def squeue(job_ids: list[str]) -> dict[str, str] | None:
+    """{"123_4": "RUNNING", …} for every element of these arrays Slurm still lists (finished ones
+    for MinJobAge); None when squeue failed."""
+    done = _slurm(["squeue", f"--jobs={','.join(job_ids)}", "--array", "--states=all",
+                   "--noheader", "--format=%i|%T"], quiet=True)
+    if done is None:
+        return None
+    if done.returncode != 0:  # every listed job is gone: "Invalid job id specified"
+        return {} if "Invalid job id" in done.stderr else None
+    seen: dict[str, str] = {}
+    for line in done.stdout.splitlines():
+        element, _, state = line.strip().partition("|")
+        seen.update(dict.fromkeys(_elements(element), state))
+    return seen
+
+
+def sacct(job_ids: list[str]) -> dict[str, tuple[str, int | None]] | None:
+    """{"123_4": ("FAILED", 3), …} from accounting (text output: --json misreports exit codes)."""
+    done = _slurm(["sacct", "-X", "--noheader", "--parsable2", f"--jobs={','.join(job_ids)}",
+                   "--format=JobID,State,ExitCode"], quiet=True)
+    if done is None or done.returncode != 0:
+        return None
+    seen: dict[str, tuple[str, int | None]] = {}
+    for line in done.stdout.splitlines():
+        element, state, code = (line.split("|") + ["", ""])[:3]
+        exit_code = code.split(":")[0]
+        seen.update(dict.fromkeys(_elements(element), (state, int(exit_code) if exit_code.isdigit() else None)))
+    return seen
+
+
+def _elements(element: str) -> list[str]:
+    """"123_4" -> ["123_4"]; a folded pending range "123_[5-7%2]" -> ["123_5", "123_6", "123_7"]."""
+    job, _, task = element.partition("_")
+    try:
+        return [f"{job}_{n}" for n in parse_array_spec(task)] if task.startswith("[") else [element]
+    except ValueError:  # not an array element: not one of ours
+        return [element]
+
+
+# -- rendering -------------------------------------------------------------------------------
+
+_PLAIN = re.compile(r"[A-Za-z0-9_@%+=:,./-]*")
+
+
+def sbatch_word(value: str) -> str:
+    """One argument on an `#SBATCH` line as sbatch's own parser reads it (not the shell): quotes
+    group, a backslash escapes the next character, an unquoted `#` starts a comment."""
+    if any(c in value for c in "\n\r\0"):
+        raise ConfigError(f"an sbatch option cannot contain a line break: {value!r}",
+                          fix="put the value on one line")
+    if value and _PLAIN.fullmatch(value):
+        return value
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def gpu_request(gpus: int, gpu_type: str | None, syntax: str) -> tuple[str, str | None]:
+    if not gpus or syntax == "none":
+        return "--gres", None
+    amount = f"{gpu_type}:{gpus}" if gpu_type else str(gpus)
+    return ("--gres", f"gpu:{amount}") if syntax == "gres" else (f"--{syntax}", amount)
+
+
+def directives(run_id: str, run_dir: Path, job: Job, options: SlurmOptions, chunk: Chunk) -> list[str]:
+    """The `#SBATCH` arguments of one array, each quoted for sbatch's parser."""
+    res = job.resources
+    logs = str(run_dir / SCHED_LOGS).replace("%", "%%")  # % starts a Slurm filename pattern
+    throttle = f"%{job.max_parallel}" if job.max_parallel else ""
+    flags = [
+        ("--job-name", job.name), ("--comment", f"freight:{run_id}"),
+        ("--partition", options.partition), ("--account", options.account), ("--qos", options.qos),
+        ("--time", format_duration(res.time_s) if res.time_s else None),
+        ("--nodes", res.nodes), ("--ntasks-per-node", res.tasks_per_node), ("--cpus-per-task", res.cpus),
+        ("--mem", f"{res.mem_mb}M" if res.mem_mb else None),
+        ("--tmp", f"{res.disk_mb}M" if res.disk_mb else None),
+        gpu_request(res.gpus, res.gpu_type, options.gpu_syntax),
+        ("--output", f"{logs}/%A_%a.out"), ("--error", f"{logs}/%A_%a.err"),
+        ("--array", chunk.spec + throttle),
+        ("--signal", f"B:{options.signal}" if options.signal else None),
+    ]
+    words = [f"{flag}={sbatch_word(str(value))}" for flag, value in flags if value is not None]
+    return words + [sbatch_word(arg) for arg in options.sbatch_args]
+
+
+def render_script(run, job: Job, options: SlurmOptions, chunk: Chunk) -> str:
+    return render_template(
+        "slurm.sbatch.j2", run_id=run.id, count=len(chunk.indices), array=chunk.spec,
+        offset=chunk.offset, directives=directives(run.id, run.paths.root, job, options, chunk),
+        modules=options.modules, env=options.env, workdir=job.workdir,
+        python=options.python or sys.executable, run_dir=run.paths.root,
+    )
+
+
+# -- the target ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Element:
+    """One array element as Slurm last reported it."""
+
+    job_id: str  # "12345_7"
+    state: str  # Slurm's word, GONE or UNKNOWN
+    exit_code: int | None
+    submitted: float  # when its array was submitted (time.time())
+
+
+class SlurmTarget:
+    name = "slurm"
+    capabilities = Capabilities(gpu_types=True, multi_node=True, requeue=False)
+
+    def __init__(self) -> None:
+        self._views: dict[str, tuple[float, float, dict[int, Element] | None]] = {}
+        self._stores: dict[Path, RunStore] = {}
+
+    def check(self, job: Job) -> None:
+        refuse_unsupported(self, job)
+        slurm_options(job)
+        if shutil.which("sbatch") is None:
+            raise MissingToolError("sbatch is not installed here (needed for --target slurm)", fix=INSTALL_FIX)
+
+    def render(self, run, indices: list[int]) -> dict[str, str]:
+        return {name: text for name, _, text in self._plan(run, indices)}
+
+    def submit(self, run, indices: list[int]) -> Submission:
+        folder = self._script_folder(run)
+        (run.paths.root / SCHED_LOGS).mkdir(parents=True, exist_ok=True)
+        ids: dict[int, str] = {}
+        submitted: list[str] = []
+        serial = run.job.max_parallel is not None  # keeps the throttle across arrays
+        for name, chunk, text in self._plan(run, indices):
+            (folder / name).write_text(text)
+            queued_at = time.time()  # state files older than this belong to an earlier attempt
+            job_id = self._sbatch(folder / name, submitted[-1] if serial and submitted else None, submitted)
+            submitted.append(job_id)
+            self._remember(run, {"job": job_id, "offset": chunk.offset, "array": chunk.spec,
+                                 "submitted": queued_at})
+            ids.update({i: f"{job_id}_{i - chunk.offset}" for i in chunk.indices})
+        return Submission(ids=ids)
+
+    def poll(self, run) -> dict[int, TaskState]:
+        """Slurm's word on tasks whose wrapper has not written a state file for this attempt."""
+        states: dict[int, TaskState] = {}
+        for index, element in (self._view(run) or {}).items():
+            mapped = slurm_task_state(element.state)
+            if mapped is None or self._current_state_file(run, index, element) is not None:
+                continue
+            state, reason = mapped
+            if state is TaskState.running:  # started, but its wrapper has not said so yet
+                state = TaskState.queued
+            if state.finished:
+                self._record_end(run, index, element, {}, *_before_start(state, reason, element))
+            states[index] = state
+        return states
+
+    def is_alive(self, run, index: int, state: dict) -> bool | None:
+        element = (self._view(run, not_before=float(state.get("started") or 0)) or {}).get(index)
+        mapped = slurm_task_state(element.state) if element else None
+        if mapped is None:
+            return None
+        task_state, reason = mapped
+        if task_state in (TaskState.running, TaskState.queued):
+            return True if task_state is TaskState.running else None  # requeued: it will say
+        if (read_json(run.paths.state(index), {}) or {}).get("state") == TaskState.running.value:
+            self._record_end(run, index, element, state, *_after_start(task_state, reason, element))
+        return False
+
+    def cancel(self, run) -> None:
+        jobs = [array["job"] for array in self._arrays(run)]
+        if jobs:  # a finished array makes scancel complain; the others are still cancelled
+            _slurm(["scancel", *jobs])
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _plan(self, run, indices: list[int]) -> list[tuple[str, Chunk, str]]:
+        job, options, limits = run.job, slurm_options(run.job), cluster_limits()
+        max_size = min(limits.max_array_size, options.max_array_size or limits.max_array_size)
+        chunks = plan_chunks(indices, max_size, limits.max_array_tasks)
+        names = ["slurm.sbatch"] if len(chunks) == 1 else [f"slurm-{k}.sbatch" for k in range(len(chunks))]
+        return [(name, chunk, render_script(run, job, options, chunk)) for name, chunk in zip(names, chunks)]
+
+    def _script_folder(self, run) -> Path:
+        """scripts/slurm-1/, slurm-2/ …: one per submission, so a retry keeps the first scripts."""
+        number = 1 + sum(1 for p in run.paths.scripts.glob("slurm-*") if p.is_dir())
+        folder = run.paths.scripts / f"slurm-{number}"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def _sbatch(self, script: Path, after: str | None, submitted: list[str]) -> str:
+        dependency = [f"--dependency=afterany:{after}"] if after else []
+        done = _slurm(["sbatch", "--parsable", *dependency, str(script)])
+        job_id = done.stdout.strip().split(";")[0] if done.returncode == 0 else ""
+        if job_id.isdigit():
+            return job_id
+        if submitted:  # all or nothing: the arrays already queued would run half a sweep
+            _slurm(["scancel", *submitted], quiet=True)
+        raise ConfigError(f"sbatch refused the job: {_sbatch_message(done)}", path=script,
+                          fix="check [targets.slurm] (partition, account, qos) and the resources asked for")
+
+    def _store(self, run) -> RunStore:
+        home = run.paths.root.parent.parent  # <home>/runs/<run-id>
+        if home not in self._stores:
+            self._stores[home] = RunStore(home)
+        return self._stores[home]
+
+    def _arrays(self, run) -> list[dict]:
+        return self._store(run).get_meta(run.id, META_KEY, []) or []
+
+    def _remember(self, run, array: dict) -> None:
+        """Committed per array, so a submission cut short still knows what it queued."""
+        self._store(run).set_meta(run.id, META_KEY, [*self._arrays(run), array])
+        self._views.pop(run.id, None)
+
+    def _view(self, run, not_before: float = 0.0) -> dict[int, Element] | None:
+        """{task index: its latest element}, one squeue (+ sacct) per SNAPSHOT_TTL_S per run.
+        A snapshot older than `not_before` (a state file written since) is taken again."""
+        taken, clock, view = self._views.get(run.id, (0.0, 0.0, None))
+        age = time.monotonic() - taken
+        if age > SNAPSHOT_TTL_S or (clock < not_before and age > 0.1):  # 0.1: clock skew
+            clock, view = time.time(), self._fresh_view(run)
+            self._views[run.id] = (time.monotonic(), clock, view)
+        return view
+
+    def _fresh_view(self, run) -> dict[int, Element] | None:
+        arrays = self._arrays(run)
+        if not arrays:
+            return {}
+        job_ids = [array["job"] for array in arrays]
+        seen = squeue(job_ids)
+        if seen is None:
+            return None
+        elements = {i + a["offset"]: (f"{a['job']}_{i}", a) for a in arrays for i in parse_array_spec(a["array"])}
+        found = {element: (state, None) for element, state in seen.items()}
+        missing = [element for element, _ in elements.values() if element not in found]
+        if missing:
+            found.update(self._accounting(job_ids, missing))
+        return {index: Element(element, *found.get(element, (GONE, None)), array["submitted"])
+                for index, (element, array) in elements.items()}
+
+    def _accounting(self, job_ids: list[str], missing: list[str]) -> dict[str, tuple[str, int | None]]:
+        """What sacct knows of elements squeue no longer lists (UNKNOWN when it cannot say)."""
+        if not cluster_limits().accounting:
+            return {}
+        known = sacct(job_ids)
+        if known is None:
+            return dict.fromkeys(missing, (UNKNOWN, None))
+        return {element: known[element] for element in missing if element in known}
+
+    def _current_state_file(self, run, index: int, element: Element) -> Path | None:
+        """The task's state.json when written for this attempt (after its array was queued)."""
+        path = run.paths.state(index)
+        try:
+            return path if path.stat().st_mtime >= element.submitted else None
+        except OSError:
+            return None
+
+    def _record_end(self, run, index: int, element: Element, state: dict, task_state: TaskState,
+                    reason: str | None) -> None:
+        """Write the final state.json the wrapper could not write, with Slurm's verdict."""
+        err_log = run.paths.root / SCHED_LOGS / f"{element.job_id}.err"
+        final = {**state, "state": task_state.value, "index": index, "ended": time.time(),
+                 "reason": reason, "slurm_job": element.job_id, "log_tail": _tail(err_log)}
+        if element.exit_code is not None:
+            final["exit_code"] = element.exit_code
+        write_json_atomic(run.paths.state(index), final)
+
+
+def _before_start(state: TaskState, reason: str | None, element: Element) -> tuple[TaskState, str]:
+    """The state and reason of a task whose array element ended before its wrapper wrote a word."""
+    where = f"{SCHED_LOGS}/{element.job_id}.err"
+    if state is TaskState.failed and reason == "failed":
+        code = f", exit {element.exit_code}" if element.exit_code is not None else ""
+        return state, f"the job script failed before the task started (Slurm FAILED{code}); see {where}"
+    if state is TaskState.succeeded:
+        return TaskState.lost, f"the job ended but the task never started; see {where}"
+    if state is TaskState.lost and element.state == GONE:
+        return state, "Slurm no longer knows the job and the task left no state (no accounting)"
+    return state, f"{reason} before the task started (Slurm {element.state})"
+
+
+def _after_start(state: TaskState, reason: str | None, element: Element) -> tuple[TaskState, str]:
+    """The state and reason of a task whose wrapper said running, when its element has ended."""
+    if state is TaskState.succeeded:  # the wrapper writes its end before it exits 0: not here
+        return TaskState.lost, "the job ended but the task wrapper wrote no final state"
+    if element.state == GONE:
+        return state, "the job is gone from Slurm and the task wrapper wrote no final state"
+    return state, f"{reason} (Slurm {element.state})"
+
+
+def _sbatch_message(done: subprocess.CompletedProcess) -> str:
+    """sbatch's own words, one line: its `sbatch: error:` lines without the prefix."""
+    lines = [line.removeprefix("sbatch: error: ").strip() for line in done.stderr.splitlines()]
+    errors = [line for line in lines if line and not line.startswith("sbatch: ")]
+    return "; ".join(errors) or f"exit {done.returncode}, no message"
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.strip().splitlines()[-lines:])

@@ -1,0 +1,3 @@
+import bitsandbytes
+
+from . import core

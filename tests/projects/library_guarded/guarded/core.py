@@ -1,0 +1,5 @@
+import numpy
+import pydantic
+import pydantic_core
+
+from .utils import helper

@@ -1,0 +1,4 @@
+def load(path):
+    import h5py
+
+    return h5py.File(path)
