@@ -158,7 +158,7 @@ def test_cancel_stops_running_and_waiting_tasks(project):
 
 
 def test_a_project_folder_with_spaces_and_a_quote_in_its_path(tmp_path):
-    from conftest import Project
+    from support import Project
 
     project = Project(tmp_path / "it's my project")
     project.write("t.py", "import os; print(os.getcwd())\n")
