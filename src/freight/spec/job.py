@@ -1,7 +1,7 @@
 """A Job is what to run, with what, and over which parameter rows; a Task is one row of it.
 
 The command is an argv list (never a shell string): `{name}` placeholders in its items are
-filled from the task's params by the task wrapper, so a value like `a b; rm -rf ~` reaches the
+filled from the task's params by the task wrapper (freight.task.fill_placeholders), so a value like `a b; rm -rf ~` reaches the
 program as one literal argument.
 """
 
@@ -14,7 +14,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from freight.spec.resources import Resources
-from freight.task import fill_placeholders  # one pass, pydantic-free: the wrapper's own
 
 ParamValue = str | int | float | bool
 
