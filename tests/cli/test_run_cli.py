@@ -62,3 +62,11 @@ def test_unknown_key_in_freight_toml_is_exit_2_with_did_you_mean(project):
     assert done.stderr.strip() == (
         f"freight: error: {toml}: unknown key 'cpu' in [resources] (did you mean 'cpus'?)")
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_logs_follow_prints_output_until_the_task_ends(project):
+    project.write("talk.py", "import time\nfor i in range(3):\n    print('line', i, flush=True)\n    time.sleep(0.3)\n")
+    project.freight("run", "--no-wait", "--env", "current", "talk.py", check=True)
+    done = project.freight("logs", "--follow", timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert [line for line in done.stdout.splitlines() if line.startswith("line")] == ["line 0", "line 1", "line 2"]
