@@ -11,15 +11,20 @@ run, each method timed from launching its command to its exit:
 - bash loop: `for n in $(seq 0 N-1); do python prog.py "$n"; done`, one after another
 
 Every method runs R times, interleaved (a round runs each method once, in a rotating order,
-so a busy spell on the machine hits all of them); the median is reported. Every run is checked:
-all N tasks succeeded and all N numbers came back with the right value, none twice.
-For freight, the run record also splits the wall time into client start-up, the supervisor's
-start, the tasks and the tail (last task's end to the command's exit).
+so a busy spell on the machine hits all of them); the median is reported, and for freight also
+the median of the rounds' freight/parallel ratios. Every run is checked: all N tasks succeeded
+and all N numbers came back with the right value, none twice. For freight, the run record
+also splits the wall time into client start-up, the supervisor's start, the tasks and the tail
+(last task's end to the command's exit).
+
+Every method runs the interpreter running this script, by absolute path, with
+PYTHONDONTWRITEBYTECODE unset. To measure outside this interpreter's site-packages, run the
+script with another one (a plain venv with freight installed).
 
 Run: `python bench/local.py [--tasks 1000] [--repeat 3] [--jobs J] [--only freight,xargs]`;
-it prints markdown tables.
-`--src DIR` puts DIR first on PYTHONPATH for every method (to measure a patched copy of
-freight: `--src /tmp/freight-try/src`). Raw figures go to bench/_work/local-results.json.
+it prints markdown tables. `--src DIR` (repeatable) measures freight from a checkout instead
+of the installed one, one row per tree (`--src /tmp/freight-try` for a patched copy). Raw
+figures go to bench/_work/local-results.json.
 """
 
 from __future__ import annotations

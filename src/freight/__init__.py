@@ -10,9 +10,11 @@ imports only the standard library up front (tasks import it), the rest on first 
 
 from __future__ import annotations
 
-from typing import Any
-
 from freight.report import report
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~8 ms in every task
+if TYPE_CHECKING:
+    from typing import Any
 
 __version__ = "0.1.0"
 

@@ -16,9 +16,12 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from freight.fsutil import read_json, write_json_atomic
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~8 ms in every task
+if TYPE_CHECKING:
+    from typing import Any
 
 RESULT_JSON = "result.json"
 RESULT_ENV = "result.env"  # what $FREIGHT_RESULT points to

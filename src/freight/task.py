@@ -185,7 +185,8 @@ class TaskAttempt:
         except OSError as exc:
             return self._could_not_start(argv, exc)
         self.state["pid"] = self.proc.pid
-        write_json_atomic(self.paths.state(self.index), self.state)
+        # Not fsynced: after a machine crash a missing "running" state reads as never started.
+        write_json_atomic(self.paths.state(self.index), self.state, durable=False)
         if self.cancelled:  # a signal came while the program was being started
             self._send(signal.SIGTERM)
         time_s = self.job.get("resources", {}).get("time_s")

@@ -70,3 +70,11 @@ def test_logs_follow_prints_output_until_the_task_ends(project):
     done = project.freight("logs", "--follow", timeout=60)
     assert done.returncode == 0, done.stderr
     assert [line for line in done.stdout.splitlines() if line.startswith("line")] == ["line 0", "line 1", "line 2"]
+
+
+def test_json_output_keeps_values_literal(project):
+    """`:smile:` in a value stays text in --json output (rich would print an emoji)."""
+    record = project.record("run", "--env", "current", "--sweep", "tag=:smile:,:warning:", "--", "true")
+    assert sorted(t["params"]["tag"] for t in record["tasks"]) == [":smile:", ":warning:"]
+    rows = json.loads(project.freight("results", "--json", check=True).stdout)
+    assert sorted(row["tag"] for row in rows) == [":smile:", ":warning:"]

@@ -180,3 +180,25 @@ def test_two_runs_at_once_share_the_store_safely(project, tmp_path):
     outputs = [json.loads(p.communicate(timeout=120)[0]) for p in procs]
     assert all(tasks_by_state(o) == {"succeeded": list(range(10))} for o in outputs)
     assert len(RunStore(project.root / ".freight").list_runs()) == 2
+
+
+def test_supervisor_exit_wakes_only_a_live_process():
+    """A pidfd of an exited (zombie) supervisor would end every sleep at once: none is made."""
+    import subprocess
+    import time
+
+    from freight.sched.local import _pidfd
+
+    live = subprocess.Popen(["sleep", "30"])
+    gone = subprocess.Popen(["true"])
+    try:
+        while pid_alive(gone.pid):  # exited, not yet reaped: a zombie
+            time.sleep(0.01)
+        assert _pidfd(gone.pid) is None
+        fd = _pidfd(live.pid)
+        assert isinstance(fd, int)
+        os.close(fd)
+    finally:
+        live.kill()
+        live.wait()
+        gone.wait()

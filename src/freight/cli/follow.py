@@ -8,7 +8,7 @@ from collections import Counter
 
 from rich.table import Table
 
-from freight.cli.app import err, out
+from freight.cli.app import err, out, print_json
 from freight.runs import watch
 from freight.runs.results import results_table
 from freight.sched import get_target
@@ -52,7 +52,7 @@ def _settle(store, target, run, seconds: float = 15.0):
 
 def _print(run, statuses, as_json: bool, waited: bool) -> None:
     if as_json:
-        out.print(json.dumps(run_record(run, statuses), indent=1), markup=False)
+        print_json(json.dumps(run_record(run, statuses), indent=1))
         return
     print_status(run, statuses, only_problems=waited)
     if waited:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from freight.cli.app import app, err, out, warn
+from freight.cli.app import app, err, print_json, warn
 
 RUN_SETTINGS = {"allow_interspersed_args": False, "ignore_unknown_options": True}
 
@@ -80,5 +80,5 @@ def _print_dry_run(job, target_name: str) -> None:
               + (f", {job.resources.gpus} GPU(s)" if job.resources.gpus else ""))
     job_data = job.model_dump(mode="json", exclude={"tasks"})
     for task in job.tasks:
-        out.print(json.dumps({"index": task.index, "params": task.params,
-                              "argv": command_argv(job_data, task.params)}), markup=False)
+        print_json(json.dumps({"index": task.index, "params": task.params,
+                               "argv": command_argv(job_data, task.params)}))

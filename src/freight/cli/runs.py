@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from freight.cli.app import app, err, out
+from freight.cli.app import app, err, out, print_json
 from freight.errors import InputError
 
 # The library (pydantic models, the store, rich tables) is imported inside each command, so
@@ -40,7 +40,7 @@ def list_runs(as_json: bool = typer.Option(False, "--json", help="Print JSON."))
         statuses = watch.current_status(store, get_target(run.target), run)
         rows.append((run, statuses))
     if as_json:
-        out.print(json.dumps([run_record(r, s) for r, s in rows], indent=1), markup=False)
+        print_json(json.dumps([run_record(r, s) for r, s in rows], indent=1))
         return
     table = Table(show_edge=False, pad_edge=False)
     for column in ("run", "target", "created", "tasks"):
@@ -64,7 +64,7 @@ def status(
     store, record = _open(run)
     statuses = watch.current_status(store, get_target(record.target), record)
     if as_json:
-        out.print(json.dumps(run_record(record, statuses), indent=1), markup=False)
+        print_json(json.dumps(run_record(record, statuses), indent=1))
     else:
         print_status(record, statuses)
 
@@ -186,7 +186,7 @@ def results(
             raise InputError("--plot needs --x and --y", fix=f"pick from: {', '.join(table.columns)}")
         err.print(f"wrote {table.plot(x, y, plot)}")
     elif as_json:
-        out.print(table.to_json(), markup=False)
+        print_json(table.to_json())
     elif as_csv:
         out.file.write(table.to_csv())
     else:

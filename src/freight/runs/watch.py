@@ -73,7 +73,18 @@ def wait(store, target, run, console: Console | None = None, backoff: Backoff | 
                             failed=tally[TaskState.failed] + tally[TaskState.lost])
             if is_settled(statuses):
                 return statuses
-            time.sleep(backoff.next())
+            sleep_between_polls(target, run, backoff.next())
+
+
+def sleep_between_polls(target, run, seconds: float) -> None:
+    """Sleep `seconds`, or less where the target can tell that its tasks are done: the local
+    target wakes when its supervisor exits, so `freight run` returns right after the last task
+    rather than up to a whole (backed-off) polling interval later."""
+    until_done = getattr(target, "sleep_until_done", None)
+    if until_done is None:
+        time.sleep(seconds)
+    else:
+        until_done(run, seconds)
 
 
 def _progress(console: Console | None, show: bool) -> Progress:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -102,6 +103,19 @@ class LocalTarget:
             if state.get("state") == "running" and self.is_alive(run, task.index, state):
                 _signal(state.get("wrapper_pid"), signal.SIGTERM)
 
+    def sleep_until_done(self, run, seconds: float) -> None:
+        """Sleep `seconds`, waking early when a supervisor of the run exits (its tasks are
+        finished then). Linux pidfds; elsewhere, or with no supervisor running, a plain sleep."""
+        pidfds = [fd for fd in map(_pidfd, self._supervisors(run.paths)) if fd is not None]
+        try:
+            if pidfds:
+                select.select(pidfds, [], [], seconds)
+            else:
+                time.sleep(seconds)
+        finally:
+            for fd in pidfds:
+                os.close(fd)
+
     def supervisor_alive(self, paths: RunPaths) -> bool:
         return any(pid_alive(pid) for pid in self._supervisors(paths))
 
@@ -110,6 +124,18 @@ class LocalTarget:
 
     def _remember_supervisor(self, paths: RunPaths, pid: int) -> None:
         write_json_atomic(paths.root / SUPERVISORS, [*self._supervisors(paths), pid])
+
+
+def _pidfd(pid: int) -> int | None:
+    """A file descriptor that becomes readable when process `pid` exits; None when it has
+    exited already (a zombie's pidfd would wake every sleep at once) or on systems without
+    pidfds (not Linux 5.3+)."""
+    if not pid_alive(pid):
+        return None
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
 
 
 def _signal(pid: int | None, signum: int) -> None:

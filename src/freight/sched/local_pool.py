@@ -22,9 +22,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from freight import task as task_wrapper  # imported once here, not in every forked task
 from freight.fsutil import read_json, write_json_atomic
 from freight.runs.layout import RunPaths
-from freight.spec.resources import Resources
 
 
 @dataclass
@@ -57,10 +57,25 @@ def _detect_gpus() -> list[str]:
     return [line.strip() for line in listed.splitlines() if line.strip()]
 
 
+@dataclass(frozen=True)
+class Wants:
+    """What each task asks for, read from job.json's resources without pydantic: importing it
+    would delay the first task by as long as a task takes."""
+
+    cpus: int = 1
+    mem_mb: int | None = None
+    gpus: int = 0
+
+    @classmethod
+    def from_job(cls, job: dict) -> Wants:
+        resources = job.get("resources") or {}
+        return cls(int(resources.get("cpus") or 1), resources.get("mem_mb"), int(resources.get("gpus") or 0))
+
+
 class SlotPool:
     """Cores, memory and GPUs left; a task starts only when all it asks for is free."""
 
-    def __init__(self, capacity: Capacity, wants: Resources, max_parallel: int | None):
+    def __init__(self, capacity: Capacity, wants: Wants, max_parallel: int | None):
         self.cpus, self.mem_mb = capacity.cpus, capacity.mem_mb
         self.free_gpus = deque(capacity.gpu_ids)
         self.wants = wants
@@ -93,9 +108,7 @@ class Supervisor:
         self.paths = paths
         self.queue = deque(indices)
         job = read_json(paths.job)
-        self.pool = SlotPool(
-            Capacity.detect(), Resources(**job["resources"]), job.get("max_parallel")
-        )
+        self.pool = SlotPool(Capacity.detect(), Wants.from_job(job), job.get("max_parallel"))
         self.running: dict[int, tuple[int, list[str]]] = {}  # pid -> (task index, its GPUs)
         self.stopping = False
 
@@ -155,9 +168,7 @@ def _fork_task(paths: RunPaths, index: int, gpus: list[str]) -> int:
             signal.signal(signum, signal.SIG_DFL)
         if gpus:
             os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
-        from freight import task
-
-        code = task.main([str(paths.root), "--index", str(index)])
+        code = task_wrapper.main([str(paths.root), "--index", str(index)])
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
