@@ -36,6 +36,16 @@ def run(
     qos: str = typer.Option(None, "--qos", help="Slurm quality of service."),
     sbatch_arg: list[str] = typer.Option(None, "--sbatch-arg", help="Extra sbatch argument, e.g. --sbatch-arg=--exclusive (repeatable)."),
     qsub_arg: list[str] = typer.Option(None, "--qsub-arg", help="Extra qsub argument, e.g. --qsub-arg='-m ea' (repeatable)."),
+    image: str = typer.Option(None, "--image", help="Run the program inside this image (docker://…, a .sif, a Charliecloud image dir)."),
+    engine: str = typer.Option(None, "--engine", help="apptainer | singularity | charliecloud | podman | docker | enroot | pyxis."),
+    mount: list[str] = typer.Option(None, "--mount", help="HOST[:CONTAINER[:ro]] bound into the container (repeatable)."),
+    pack: int = typer.Option(None, "--pack", help="Run K tasks one after another per array element (many short tasks)."),
+    smoke_first: bool = typer.Option(False, "--smoke-first", help="Run the first row alone with a short limit; submit the rest only if it succeeds."),
+    signal: str = typer.Option(None, "--signal", help="Signal the program ahead of the time limit: USR1@90."),
+    checkpoint_cmd: str = typer.Option(None, "--checkpoint-cmd", help="Command the task wrapper runs when that signal arrives."),
+    requeue: bool = typer.Option(None, "--requeue/--no-requeue", help="Requeue a task that was preempted or signalled."),
+    max_requeue: int = typer.Option(None, "--max-requeue", help="Most times one task is requeued (default 3)."),
+    profile: str = typer.Option(None, "--profile", help="Site settings (freight profiles list): chtc, tacc-frontera, …"),
     target_opt: list[str] = typer.Option(None, "--target-opt", help="KEY=VALUE for the target, as in [targets.NAME] of freight.toml (repeatable)."),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait for the tasks and show progress."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print what would run; run nothing."),
@@ -50,12 +60,15 @@ def run(
 
     overrides = dict(sweep=sweep or None, zip_=zip_, sweep_file=sweep_file, random=random,
                      seed=seed, cpus=cpus, mem=mem, gpus=gpus, time=time, env=env, name=name,
-                     target=target, max_parallel=max_parallel, gpu_type=gpu_type)
+                     target=target, max_parallel=max_parallel, gpu_type=gpu_type, image=image,
+                     engine=engine, mounts=mount or None, pack=pack, signal=signal,
+                     checkpoint_cmd=checkpoint_cmd, requeue=requeue, max_requeue=max_requeue,
+                     profile=profile)
     options = launch.target_options_from_flags(
         target_opt or [], partition=partition, queue=queue, account=account, qos=qos,
         sbatch_args=sbatch_arg or None, qsub_args=qsub_arg or None)
     request = launch.RunRequest(source, list(args or []), {k: v for k, v in overrides.items() if v is not None},
-                                target_options=options)
+                                target_options=options, smoke_first=smoke_first)
     home = freight_home()
     job, config, notes = launch.build_job(request, home)
     for note in notes:

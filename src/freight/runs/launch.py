@@ -20,7 +20,7 @@ from freight.errors import ConfigError, InputError
 from freight.runs.store import RunRecord, RunStore
 from freight.sched import get_target
 from freight.spec.config import Config, load_config, merge_cli
-from freight.spec.job import EnvMode, Job
+from freight.spec.job import Container, EnvMode, Job, Preemption
 from freight.spec.resources import Resources
 from freight.spec.sweep import expand_params
 
@@ -36,6 +36,7 @@ class RunRequest:
     overrides: dict = field(default_factory=dict)  # merge_cli keywords: cpus, mem, sweep, …
     cwd: Path = field(default_factory=Path.cwd)
     target_options: dict = field(default_factory=dict)  # on top of [targets.<name>]
+    smoke_first: bool = False  # run the first row alone, with a short limit, before the rest
 
 
 @dataclass
@@ -74,6 +75,9 @@ def build_job(request: RunRequest, home: Path) -> tuple[Job, Config, list[str]]:
         env_mode=config.env,
         requirements=requirements,
         max_parallel=config.max_parallel,
+        container=_container(config),
+        pack=config.pack or 1,
+        preemption=Preemption(**config.preemption.model_dump()),
         target_options=_target_options(config.targets.get(config.target, {}), request.target_options),
     )
     return job, config, source.notes + notes
@@ -165,6 +169,13 @@ def _target_options(from_file: dict, from_flags: dict) -> dict:
         else:
             merged[key] = value
     return merged
+
+
+def _container(config: Config) -> Container | None:
+    wanted = config.container
+    if wanted.image is None:
+        return None
+    return Container(image=wanted.image, engine=wanted.engine, mounts=list(wanted.mounts))
 
 
 def _resources(config: Config) -> Resources:

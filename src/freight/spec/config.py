@@ -12,6 +12,19 @@ Schema (every table rejects unknown keys, with a did-you-mean):
     env = "auto"                      # current | venv | auto
     requirements = ["numpy>=1.24"]    # extra requirement strings (PEP 508)
     max_parallel = 8                  # tasks at once
+    pack = 1                          # tasks run one after another per scheduler array element
+    profile = "tacc-frontera"         # site settings underneath this file (freight profiles list)
+
+    [container]                       # run the program inside an image
+    image = "docker://python:3.11-slim"   # or a .sif, a Charliecloud image folder …
+    engine = "apptainer"              # apptainer | singularity | charliecloud | podman | docker | enroot | pyxis
+    mounts = ["/data:/data:ro"]       # besides the project and run folders, always bound
+
+    [preemption]                      # ahead of the time limit / preemption
+    signal = "USR1@90"                # the signal the program gets, seconds before the limit
+    checkpoint_cmd = "python save.py" # run by the task wrapper when that signal arrives
+    requeue = true                    # back into the queue, up to max_requeue times
+    max_requeue = 3
 
     [resources]                       # per task
     cpus = 4
@@ -59,7 +72,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from freight.errors import ConfigError
 from freight.spec import sweep
-from freight.spec.job import EnvMode, Task
+from freight.spec.job import EngineName, EnvMode, Task
 from freight.spec.resources import Resources, parse_duration_s, parse_memory_mb
 from freight.spec.tomlfile import read_toml
 
@@ -82,6 +95,11 @@ FIXES = {
     "command": 'an argv list like ["python", "train.py"] or one string',
     "requirements": 'a list of requirement strings like ["numpy>=1.24", "torch"]',
     "env_vars": 'NAME = "value" lines under [env_vars]',
+    "pack": "a whole number of tasks per array element, at least 1",
+    "max_requeue": "a whole number, 0 or more",
+    "engine": "one of apptainer, singularity, charliecloud, podman, docker, enroot, pyxis",
+    "signal": 'a signal and the seconds before the limit, like "USR1@90"',
+    "checkpoint_cmd": 'a command like "python save.py" or ["python", "save.py"]',
 }
 
 # merge_cli keyword -> (table, key) in the config
@@ -101,6 +119,15 @@ _CLI_KEYS = {
     "nodes": (("resources",), "nodes"),
     "tasks_per_node": (("resources",), "tasks_per_node"),
     "disk": (("resources",), "disk"),
+    "pack": ((), "pack"),
+    "profile": ((), "profile"),
+    "image": (("container",), "image"),
+    "engine": (("container",), "engine"),
+    "mounts": (("container",), "mounts"),
+    "signal": (("preemption",), "signal"),
+    "checkpoint_cmd": (("preemption",), "checkpoint_cmd"),
+    "requeue": (("preemption",), "requeue"),
+    "max_requeue": (("preemption",), "max_requeue"),
     "sweep_file": (("sweep",), "file"),
     "random": (("sweep",), "random"),
     "seed": (("sweep",), "seed"),
@@ -182,6 +209,35 @@ class SweepConfig(_Table):
         )
 
 
+class ContainerConfig(_Table):
+    """[container]: the image the program runs in; no image means no container."""
+
+    image: str | None = Field(None, min_length=1)
+    engine: EngineName | None = None
+    mounts: list[str] = Field(default_factory=list)
+
+
+class PreemptionConfig(_Table):
+    """[preemption]: signal ahead of the limit, checkpoint command, requeue."""
+
+    signal: str | None = None
+    checkpoint_cmd: list[str] | None = None
+    requeue: bool = False
+    max_requeue: int = Field(3, ge=0)
+
+    @field_validator("signal")
+    @classmethod
+    def _signal(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"(SIG)?[A-Z][A-Z0-9]*(@\d+)?", value):
+            raise ValueError(f"{value!r} is not a signal like USR1@90 (name@seconds before the limit)")
+        return value
+
+    @field_validator("checkpoint_cmd", mode="before")
+    @classmethod
+    def _argv(cls, value: Any) -> Any:
+        return _split_command(value)
+
+
 class Config(_Table):
     """A project's freight settings. None means "not set": the caller's default applies."""
 
@@ -195,6 +251,10 @@ class Config(_Table):
     sweep: SweepConfig = Field(default_factory=SweepConfig)
     env_vars: dict[str, str] = Field(default_factory=dict)
     targets: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    pack: int | None = Field(None, ge=1)
+    profile: str | None = Field(None, min_length=1)
+    container: ContainerConfig = Field(default_factory=ContainerConfig)
+    preemption: PreemptionConfig = Field(default_factory=PreemptionConfig)
 
     _source: Path | None = PrivateAttr(default=None)
 
@@ -206,14 +266,7 @@ class Config(_Table):
     @field_validator("command", mode="before")
     @classmethod
     def _argv(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                value = shlex.split(value)
-            except ValueError as exc:
-                raise ValueError(f"cannot split the command: {exc}") from None
-        if isinstance(value, list) and not value:
-            raise ValueError("the command is empty")
-        return value
+        return _split_command(value)
 
     @field_validator("requirements")
     @classmethod
@@ -240,6 +293,18 @@ class Config(_Table):
 
     def tasks(self) -> list[Task]:
         return self.sweep.expand()
+
+
+def _split_command(value: Any) -> Any:
+    """One string is split like a shell would; a list is kept; an empty command is refused."""
+    if isinstance(value, str):
+        try:
+            value = shlex.split(value)
+        except ValueError as exc:
+            raise ValueError(f"cannot split the command: {exc}") from None
+    if isinstance(value, list) and not value:
+        raise ValueError("the command is empty")
+    return value
 
 
 def _env_text(value: Any) -> Any:
@@ -316,6 +381,8 @@ def _set_override(data: dict[str, Any], key: str, value: Any) -> None:
         target = target[table]
     if key == "env_vars":  # the command line adds variables to the file's, and wins
         value = {**target[field], **value}
+    elif key == "mounts":  # and adds bind mounts to the file's
+        value = [*target[field], *value]
     target[field] = str(value) if isinstance(value, Path) else value
 
 

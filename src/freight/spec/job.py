@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import string
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -31,6 +31,31 @@ class Task(BaseModel):
     params: dict[str, ParamValue] = Field(default_factory=dict)
 
 
+ENGINES = ("apptainer", "singularity", "charliecloud", "podman", "docker", "enroot", "pyxis")
+EngineName = Literal["apptainer", "singularity", "charliecloud", "podman", "docker", "enroot", "pyxis"]
+
+
+class Container(BaseModel):
+    """Run every task's program inside this image (the task wrapper itself stays outside)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image: str = Field(min_length=1)  # a registry ref, a .sif file, a Charliecloud image dir …
+    engine: EngineName | None = None  # None: the first one the machine running the task has
+    mounts: list[str] = Field(default_factory=list)  # "HOST[:CONTAINER[:ro]]", besides workdir and run dir
+
+
+class Preemption(BaseModel):
+    """What to do ahead of a time limit or preemption: signal, checkpoint, requeue."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    signal: str | None = None  # "USR1@90": SIGUSR1 90 s before the limit
+    checkpoint_cmd: list[str] | None = None  # run by the wrapper when that signal arrives
+    requeue: bool = False  # put the task back in the queue after preemption / the signal
+    max_requeue: int = Field(3, ge=0)  # times one task may be requeued or resubmitted
+
+
 class Job(BaseModel):
     """Everything a target needs to run every task of a run, as plain data (job.json)."""
 
@@ -46,6 +71,9 @@ class Job(BaseModel):
     requirements: list[str] = Field(default_factory=list)
     python: str | None = None  # the interpreter that runs `python` commands (venv or current)
     max_parallel: int | None = Field(None, ge=1)
+    container: Container | None = None
+    pack: int = Field(1, ge=1)  # tasks run one after another in one scheduler array element
+    preemption: Preemption = Field(default_factory=Preemption)
     # Settings for the chosen target (partition, account, extra scheduler flags …), from
     # `[targets.<name>]` in freight.toml and the command line; each target validates its own.
     target_options: dict[str, Any] = Field(default_factory=dict)
