@@ -13,6 +13,15 @@ its crashes as shipped. freight runs as `python -m freight deps TREE`. Both are 
 whole CLI runs (interpreter start included), each with a timeout; a non-zero exit or a
 timeout is a crash and scores as an empty answer.
 
+freight keeps caches (the installed environment's map, the curated name table, each
+tree's per-file scans) in its cache folder, here bench/_work/deps-cache. Each round times
+freight three ways: **cold**, the headline (the tree never scanned: its scan cache is
+deleted first), **warm** (at once again, the tree unchanged: no file is read) and
+**fresh** (the whole cache folder deleted first: also the environment map and name table
+are rebuilt, as on freight's first run in a new environment). The three answers must be
+the same; a difference is reported. Rounds are interleaved (pipreqs, then freight, in an
+order that alternates) and each figure is the median of the rounds (`--repeat`).
+
 Scoring: canonical names (packaging.utils.canonicalize_name); freight's hard requirements
 only (what follows its `# optional` comment is left out); pipreqs's whole output. TP, FP
 and FN are summed over the corpus trees for micro-F1.
@@ -27,7 +36,10 @@ import argparse
 import json
 import os
 import re
+import resource
+import shutil
 import site
+import statistics
 import subprocess
 import sys
 import time
@@ -46,19 +58,23 @@ WORK = Path(__file__).resolve().parent / "_work"
 PIPREQS_VENV = WORK / "pipreqs-venv"
 PIPREQS_VERSION = "0.5.0"
 RESULTS = WORK / "deps-results.json"
+FREIGHT_CACHE = WORK / "deps-cache"  # $FREIGHT_CACHE_DIR of the freight runs
 # Wide enough for the tables when piped to a file; a terminal keeps its own width.
 console = Console(width=None if sys.stdout.isatty() else 170)
 
 
 @dataclass
 class Outcome:
-    """One tool's run on one tree."""
+    """One tool's runs on one tree: the median time, the first answer."""
 
     seconds: float
     crashed: bool
     names: list[str]
     optional: list[str] = field(default_factory=list)
     error: str = ""
+    runs: list[float] = field(default_factory=list)  # every timed run, in order
+    stdout: str = ""  # the first run's output (kept in memory to compare answers)
+    cpu_seconds: float = 0.0  # median CPU time (user + system, its children included)
 
 
 @dataclass
@@ -73,36 +89,89 @@ class Row:
     pipreqs: Outcome | None
     shipped: Outcome | None = None
     mapped: Outcome | None = None
+    warm: Outcome | None = None  # freight again at once: its scan cache in use
+    fresh: Outcome | None = None  # freight with its whole cache folder deleted first
+    mismatch: str = ""  # set when cold, warm and fresh freight answers differ
 
 
 # --- running the tools -----------------------------------------------------------------
 
 
-def run_timed(argv: list[str], timeout: float) -> tuple[float, subprocess.CompletedProcess | None]:
-    """Run argv; return its wall time and result (None when it ran past timeout)."""
-    env = {**os.environ, "NO_COLOR": "1", "TERM": "dumb"}
+def tool_env(freight: bool) -> dict[str, str]:
+    """The environment of a timed run. Without PYTHONDONTWRITEBYTECODE (this sandbox sets
+    it): with it, every run compiles freight's editable sources again, while pipreqs's were
+    compiled when pip installed it. freight's caches go to bench/_work/deps-cache."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(NO_COLOR="1", TERM="dumb")
+    if freight:
+        env["FREIGHT_CACHE_DIR"] = str(FREIGHT_CACHE)
+    return env
+
+
+def run_timed(argv: list[str], timeout: float, env: dict[str, str] | None = None,
+              ) -> tuple[float, subprocess.CompletedProcess | None, float]:
+    """Run argv; return its wall time, its result (None when it ran past timeout) and its
+    CPU time (user + system of it and its children: less sensitive to a busy machine)."""
+    env = env or tool_env(freight=False)
+    before = _children_cpu()
     start = time.perf_counter()
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
                               env=env, cwd=WORK, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
-        return time.perf_counter() - start, None
-    return time.perf_counter() - start, done
+        done = None
+    return time.perf_counter() - start, done, _children_cpu() - before
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Timed:
+    """Timed runs of one command on one tree, collected over interleaved rounds."""
+
+    def __init__(self, argv: list[str], timeout: float, parse, env=None, before=None):
+        self.argv, self.timeout, self.parse, self.env = argv, timeout, parse, env
+        self.before = before  # called before each run (clears a cache)
+        self.runs: list[float] = []
+        self.cpu: list[float] = []
+        self.first: subprocess.CompletedProcess | None = None
+        self.failed = False
+
+    def run(self) -> None:
+        if self.failed:
+            return  # a crash or timeout is not repeated
+        if self.before:
+            self.before()
+        seconds, done, cpu = run_timed(self.argv, self.timeout, self.env)
+        self.runs.append(seconds)
+        self.cpu.append(cpu)
+        if self.first is None:
+            self.first = done
+        if done is None or done.returncode != 0:
+            self.failed = True
+
+    def outcome(self) -> Outcome:
+        seconds, cpu = statistics.median(self.runs), statistics.median(self.cpu)
+        done = self.first
+        if done is None:
+            return Outcome(seconds, True, [], error=f"timeout after {self.timeout:.0f} s",
+                           runs=self.runs, cpu_seconds=cpu)
+        if done.returncode != 0:
+            return Outcome(seconds, True, [], error=last_line(done.stderr or done.stdout),
+                           runs=self.runs, cpu_seconds=cpu)
+        hard, optional = self.parse(done.stdout)
+        return Outcome(seconds, False, sorted(hard), sorted(optional), runs=self.runs,
+                       stdout=done.stdout, cpu_seconds=cpu)
 
 
 def outcome(argv: list[str], timeout: float, parse, repeat: int = 1) -> Outcome:
-    """Run argv repeat times (fewer if it fails); keep the fastest time and the first answer."""
-    seconds, done = run_timed(argv, timeout)
-    for _ in range(repeat - 1):
-        if done is None or done.returncode != 0:
-            break
-        seconds = min(seconds, run_timed(argv, timeout)[0])
-    if done is None:
-        return Outcome(seconds, True, [], error=f"timeout after {timeout:.0f} s")
-    if done.returncode != 0:
-        return Outcome(seconds, True, [], error=last_line(done.stderr or done.stdout))
-    hard, optional = parse(done.stdout)
-    return Outcome(seconds, False, sorted(hard), sorted(optional))
+    """Run argv repeat times (fewer if it fails): the median time and the first answer."""
+    timed = Timed(argv, timeout, parse)
+    for _ in range(repeat):
+        timed.run()
+    return timed.outcome()
 
 
 ERROR_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit)\b")
@@ -116,16 +185,37 @@ def last_line(text: str) -> str:
     return chosen[:160]
 
 
-def run_freight(tree: Path, timeout: float, repeat: int = 1) -> Outcome:
-    argv = [sys.executable, "-m", "freight", "deps", str(tree)]
-    return outcome(argv, timeout, parse_freight, repeat)
+def freight_argv(tree: Path) -> list[str]:
+    return [sys.executable, "-m", "freight", "deps", str(tree)]
+
+
+def pipreqs_argv(tree: Path, use_local: bool = True) -> list[str]:
+    local = ["--use-local"] if use_local else []
+    return [str(PIPREQS_VENV / "bin" / "pipreqs"), *local, "--scan-notebooks", "--print",
+            str(tree)]
 
 
 def run_pipreqs(tree: Path, timeout: float, use_local: bool = True, repeat: int = 1) -> Outcome:
-    local = ["--use-local"] if use_local else []
-    argv = [str(PIPREQS_VENV / "bin" / "pipreqs"), *local, "--scan-notebooks", "--print",
-            str(tree)]
-    return outcome(argv, timeout, parse_pipreqs, repeat)
+    return outcome(pipreqs_argv(tree, use_local), timeout, parse_pipreqs, repeat)
+
+
+def clear_scan_cache() -> None:
+    """Forget every tree's scans (the environment map and name table stay)."""
+    shutil.rmtree(FREIGHT_CACHE / "deps" / "scans", ignore_errors=True)
+
+
+def clear_freight_cache() -> None:
+    shutil.rmtree(FREIGHT_CACHE, ignore_errors=True)
+
+
+def warm_up() -> None:
+    """One untimed run of each tool, so that both start with their bytecode written (as
+    after an install) and freight with its environment map built."""
+    tiny = WORK / "warm-up"
+    tiny.mkdir(exist_ok=True)
+    (tiny / "main.py").write_text("import numpy\n")
+    run_timed(freight_argv(tiny), 120, tool_env(freight=True))
+    run_timed(pipreqs_argv(tiny), 120)
 
 
 def parse_pipreqs(stdout: str) -> tuple[set[str], set[str]]:
@@ -225,18 +315,36 @@ def bench_corpus(args) -> list[Row]:
 
 def bench_tree(name, kind, path: Path, files: int, truth, args) -> Row:
     warm_cache(path)
-    fr = run_freight(path, args.timeout, args.repeat)
-    pr = None if args.no_pipreqs else run_pipreqs(path, args.timeout, repeat=args.repeat)
+    fenv = tool_env(freight=True)
+    cold = Timed(freight_argv(path), args.timeout, parse_freight, fenv, clear_scan_cache)
+    warm = Timed(freight_argv(path), args.timeout, parse_freight, fenv)
+    fresh = Timed(freight_argv(path), args.timeout, parse_freight, fenv, clear_freight_cache)
+    pr = None if args.no_pipreqs else Timed(pipreqs_argv(path), args.timeout, parse_pipreqs)
+    for round_ in range(args.repeat):
+        freight_runs = [cold.run, warm.run, fresh.run]  # warm right after cold: its cache
+        order = [pr.run, *freight_runs] if pr and round_ % 2 else [*freight_runs, pr and pr.run]
+        for run in filter(None, order):
+            run()
     shipped = run_pipreqs(path, args.timeout, use_local=False) if args.as_shipped else None
     mapped = None if args.no_pipreqs or truth is None else run_pipreqs_mapped(path, args.timeout)
-    row = Row(name, kind, files, truth, fr, pr, shipped, mapped)
+    row = Row(name, kind, files, truth, cold.outcome(), pr and pr.outcome(), shipped, mapped,
+              warm.outcome(), fresh.outcome())
+    row.mismatch = answers_differ(row)
     console.print(f"[dim]{progress_line(row)}[/dim]", highlight=False)
     return row
 
 
+def answers_differ(row: Row) -> str:
+    """Which freight runs printed something else than the cold run ("" when none)."""
+    runs = (("warm", row.warm), ("fresh", row.fresh))
+    return ", ".join(name for name, result in runs if result.stdout != row.freight.stdout)
+
+
 def progress_line(row: Row) -> str:
     pipreqs = "-" if row.pipreqs is None else f"{row.pipreqs.seconds:.2f}s"
-    return f"{row.tree}: freight {row.freight.seconds:.2f}s, pipreqs {pipreqs}"
+    text = (f"{row.tree}: freight cold {row.freight.seconds:.3f}s, warm {row.warm.seconds:.3f}s"
+            f", fresh {row.fresh.seconds:.3f}s; pipreqs {pipreqs}")
+    return text + (f"; ANSWERS DIFFER: {row.mismatch}" if row.mismatch else "")
 
 
 def bench_speed(args) -> list[Row]:
@@ -257,6 +365,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.no_pipreqs:
         ensure_pipreqs()
+    clear_freight_cache()
+    warm_up()
     rows = [] if args.speed_only else bench_corpus(args)
     rows += [] if args.skip_speed else bench_speed(args)
     RESULTS.write_text(json.dumps([asdict(row) for row in rows], indent=1))
@@ -269,8 +379,8 @@ def parse_args(argv):
     parser.add_argument("--names", action="store_true", help="print the names each tool found")
     parser.add_argument("--markdown", action="store_true", help="print Markdown tables too")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per run (300)")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="timed runs per tool and tree; the fastest counts (1)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="interleaved timed rounds per tree; the median counts (3)")
     parser.add_argument("--only", help="only corpus trees whose name contains this")
     parser.add_argument("--no-pipreqs", action="store_true", help="run freight alone")
     parser.add_argument("--as-shipped", action="store_true",
@@ -284,8 +394,10 @@ def parse_args(argv):
 
 # --- reporting -------------------------------------------------------------------------
 
-HEADERS = ["tree", "kind", "files", "freight s", "pipreqs s", "ratio", "freight F1",
-           "pipreqs F1", "pipreqs≈online F1", "crashes"]
+HEADERS = ["tree", "kind", "files", "freight cold s", "warm s", "fresh s", "pipreqs s",
+           "ratio cold", "ratio warm", "ratio fresh", "freight F1", "pipreqs F1",
+           "pipreqs≈online F1", "crashes"]
+FREIGHT_RUNS = ("freight", "warm", "fresh")  # Row attributes: cold (the headline), warm, fresh
 
 
 def report(rows: list[Row], args) -> None:
@@ -295,6 +407,9 @@ def report(rows: list[Row], args) -> None:
     for title, headers, cells in tables:
         console.print(rich_table(title, headers, cells))
     print_crashes(rows)
+    for row in rows:
+        if row.mismatch:
+            console.print(f"[red]freight's answers differ[/red] on {row.tree}: {row.mismatch}")
     if args.names:
         print_names(rows)
         print_frequent_misses(rows)
@@ -305,22 +420,25 @@ def report(rows: list[Row], args) -> None:
 
 def tree_cells(row: Row) -> list[str]:
     pr = row.pipreqs
-    return [row.tree, row.kind, str(row.files), f"{row.freight.seconds:.2f}",
-            "-" if pr is None else seconds_cell(pr), ratio_cell(row),
+    freight = [getattr(row, name) for name in FREIGHT_RUNS]
+    return [row.tree, row.kind, str(row.files),
+            *["-" if result is None else seconds_cell(result, 3) for result in freight],
+            "-" if pr is None else seconds_cell(pr), *[ratio_cell(row, r) for r in freight],
             f1_cell(row.freight, row.truth), f1_cell(pr, row.truth),
             f1_cell(row.mapped, row.truth), crash_cell(row)]
 
 
-def seconds_cell(result: Outcome) -> str:
-    return f"{result.seconds:.2f}" + (" (crash)" if result.crashed else "")
+def seconds_cell(result: Outcome, digits: int = 2) -> str:
+    return f"{result.seconds:.{digits}f}" + (" (crash)" if result.crashed else "")
 
 
-def ratio_cell(row: Row) -> str:
+def ratio_cell(row: Row, freight: Outcome | None = None) -> str:
     """pipreqs time over freight time; a lower bound (>=) when pipreqs stopped early."""
-    if row.pipreqs is None or row.freight.crashed:
+    freight = freight or row.freight
+    if row.pipreqs is None or freight is None or freight.crashed:
         return "-"
     bound = ">=" if row.pipreqs.crashed else ""
-    return f"{bound}{row.pipreqs.seconds / row.freight.seconds:.1f}x"
+    return f"{bound}{row.pipreqs.seconds / freight.seconds:.1f}x"
 
 
 def f1_cell(result: Outcome | None, truth: list[str] | None) -> str:
@@ -336,8 +454,9 @@ def crash_cell(row: Row) -> str:
 
 
 TOTAL_HEADERS = ["trees", "n", "freight micro-F1", "pipreqs micro-F1",
-                 "pipreqs≈online micro-F1", "freight crashes", "pipreqs crashes", "freight s",
-                 "pipreqs s", "time ratio"]
+                 "pipreqs≈online micro-F1", "freight crashes", "pipreqs crashes",
+                 "freight cold s", "warm s", "fresh s", "pipreqs s", "ratio cold",
+                 "ratio warm", "ratio fresh", "median tree ratio cold", "CPU ratio cold"]
 
 
 def total_rows(rows: list[Row]) -> list[list[str]]:
@@ -353,11 +472,18 @@ def total_cells(name: str, rows: list[Row]) -> list[str]:
         fr.add(row.freight.names, row.truth)
         pr.add(row.pipreqs.names if row.pipreqs else [], row.truth)
         mapped.add(row.mapped.names if row.mapped else [], row.truth)
-    fr_s = sum(row.freight.seconds for row in rows)
+    freight_s = [sum(getattr(row, run).seconds for row in rows if getattr(row, run))
+                 for run in FREIGHT_RUNS]
     pr_s = sum(row.pipreqs.seconds for row in rows if row.pipreqs)
+    ratios = [row.pipreqs.seconds / row.freight.seconds for row in rows if row.pipreqs]
+    median = f"{statistics.median(ratios):.1f}x" if ratios else "-"
+    cpu = [sum(getattr(row, tool).cpu_seconds for row in rows if getattr(row, tool))
+           for tool in ("pipreqs", "freight")]
     return [name, str(len(rows)), f"{fr.f1:.2f}", f"{pr.f1:.2f}", f"{mapped.f1:.2f}",
             crashes(rows, "freight"), crashes(rows, "pipreqs"),
-            f"{fr_s:.1f}", f"{pr_s:.1f}", f"{pr_s / fr_s:.1f}x"]
+            *[f"{seconds:.2f}" for seconds in freight_s], f"{pr_s:.1f}",
+            *[f"{pr_s / seconds:.1f}x" if seconds and pr_s else "-" for seconds in freight_s],
+            median, f"{cpu[0] / cpu[1]:.1f}x" if cpu[0] and cpu[1] else "-"]
 
 
 def crashes(rows: list[Row], tool: str) -> str:
@@ -446,8 +572,8 @@ def load_results() -> list[Row]:
 
     rows = []
     for item in json.loads(RESULTS.read_text()):
-        keys = ("freight", "pipreqs", "shipped", "mapped")
-        item.update({key: outcome_of(item[key]) for key in keys})
+        keys = ("freight", "pipreqs", "shipped", "mapped", "warm", "fresh")
+        item.update({key: outcome_of(item.get(key)) for key in keys})
         rows.append(Row(**item))
     return rows
 

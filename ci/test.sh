@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 bash ci/install.sh
 bash ci/slurm.sh up
 bash ci/sge.sh up
+bash ci/containers.sh up
 exec .venv/bin/python -m pytest "$@"

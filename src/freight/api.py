@@ -66,13 +66,16 @@ def run(
     sweep: dict[str, Any] | None = None,
     wait: bool = False,
     cwd: str | Path | None = None,
+    smoke_first: bool = False,
     **settings: Any,
 ) -> Run:
     """Submit a script, notebook, folder or program like `freight run` does; returns a Run.
 
     `sweep` maps names to lists of values or range strings ("log:1e-4:1e-1:5"); other keywords
     are the command line's (cpus, mem, gpus, time, env, name, target, max_parallel, zip_,
-    sweep_file, random, seed).
+    sweep_file, random, seed, pack). `smoke_first=True` runs the first row alone (time limit
+    at most 10 minutes) and submits the rest only if it succeeded; if it did not,
+    freight.runs.launch.SmokeTestFailed (a FreightError) says why and has the `run_id`.
     """
     workdir = Path(cwd) if cwd is not None else Path.cwd()
     home = freight_home(workdir)
@@ -84,5 +87,5 @@ def run(
         job = job.model_copy(update={"tasks": expand_params(sweep, mode="zip" if settings.get("zip_") else "grid")})
     job, _reason = launch.prepare(job)
     store = RunStore(home)
-    handle = Run(store, launch.submit(store, job, config.target))
+    handle = Run(store, launch.submit(store, job, config.target, smoke_first=smoke_first))
     return handle.wait() if wait else handle

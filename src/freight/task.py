@@ -1,4 +1,5 @@
-"""The task wrapper: `python -m freight.task RUN_DIR [--index N]` runs one task of a run.
+"""The task wrapper: `python -m freight.task RUN_DIR [--index N]` runs one task of a run
+(`--pack FILE`: several, one after another; see task_pack.py).
 
 Every target (local, Slurm, Grid Engine, HTCondor, ...) starts each task through this module,
 so it must start fast: stdlib and the light freight modules only (no pydantic, typer or rich);
@@ -12,6 +13,8 @@ job.json is read as plain JSON. It
 - writes state.json atomically when the program starts and when it ends,
 - forwards SIGTERM/SIGINT/SIGHUP/SIGUSR1/SIGUSR2/SIGCONT so the program can checkpoint,
 - enforces the time limit (SIGTERM, then SIGKILL after $FREIGHT_KILL_GRACE seconds),
+- with a preemption signal ("USR1@90"), warns the program ahead of the limit, runs the
+  checkpoint command and requeues the task (preempt.py),
 - exits with the program's exit code (128+N when signal N killed it).
 """
 
@@ -31,11 +34,12 @@ from typing import Any
 
 from freight.errors import FreightError, InputError
 from freight.fsutil import read_json, write_json_atomic
+from freight.preempt import PreemptionHandler
 from freight.report import RESULT_ENV, RESULT_JSON, merge_result_env
 from freight.runs.layout import RunPaths
 from freight.spec.state import TaskState
 
-USAGE = "usage: python -m freight.task RUN_DIR [--index N]"
+USAGE = "usage: python -m freight.task RUN_DIR [--index N] [--pack FILE]"
 THREAD_VARS = (
     "OMP_NUM_THREADS",
     "MKL_NUM_THREADS",
@@ -85,9 +89,10 @@ def fill_placeholders(argv: list[str], params: Mapping[str, Any]) -> list[str]:
 
 
 def command_argv(job: Mapping[str, Any], params: Mapping[str, Any]) -> list[str]:
-    """The program's argv: placeholders filled; `python` means the job's interpreter."""
+    """The program's argv: placeholders filled; `python` means the job's interpreter (in a
+    container, the image's: engines/wrap.py)."""
     argv = fill_placeholders(job["command"], params)
-    if argv[0] in ("python", "python3") and job.get("python"):
+    if argv[0] in ("python", "python3") and job.get("python") and not job.get("container"):
         argv[0] = job["python"]
     return argv
 
@@ -147,13 +152,15 @@ class TaskAttempt:
         self.alarm_stage = ""  # "limit" while the time limit runs, "kill" during the grace
         self.start_error = ""
         self.state: dict[str, Any] = {}
+        self.preemption = PreemptionHandler(self)  # warning signal, checkpoint, requeue
 
     def run(self) -> int:
         self._prepare()
         for signum in FORWARDED_SIGNALS:
             signal.signal(signum, self._on_signal)
+        self.preemption.install(self._on_signal)
         signal.signal(signal.SIGALRM, self._on_alarm)
-        returncode = self._start()
+        returncode = self.preemption.refusal() or self._start()
         if self.proc is not None:
             returncode = self.proc.wait()  # a blocking waitpid; signal handlers run meanwhile
         signal.setitimer(signal.ITIMER_REAL, 0)
@@ -169,6 +176,7 @@ class TaskAttempt:
         host = os.uname().nodename
         self.state = {"state": TaskState.running.value, "index": self.index, "attempt": attempt,
                       "host": host, "wrapper_pid": os.getpid(), "pid": None, "started": time.time()}
+        self.preemption.carry(previous)
         self.logs = (open(self.paths.stderr(self.index), "ab"), open(self.paths.stdout(self.index), "ab"))
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
         self._log(f"==== freight: task {self.index}, attempt {attempt}, on {host}, {stamp} ====")
@@ -176,11 +184,15 @@ class TaskAttempt:
 
     def _start(self) -> int | None:
         argv = command_argv(self.job, self.params)
+        env = task_env(self.job, self.paths, self.index, self.params, os.environ)
+        if self.job.get("container"):  # the program runs in the image; this wrapper stays here
+            argv, env = self._containerized(argv, env)
+            if self.start_error:
+                return 127
         try:
             self.proc = subprocess.Popen(
                 argv, cwd=self.job["workdir"], stdin=subprocess.DEVNULL, stdout=self.logs[1],
-                stderr=self.logs[0], start_new_session=True,
-                env=task_env(self.job, self.paths, self.index, self.params, os.environ),
+                stderr=self.logs[0], start_new_session=True, env=env,
             )
         except OSError as exc:
             return self._could_not_start(argv, exc)
@@ -190,10 +202,24 @@ class TaskAttempt:
         if self.cancelled:  # a signal came while the program was being started
             self._send(signal.SIGTERM)
         time_s = self.job.get("resources", {}).get("time_s")
-        if time_s:
-            self.alarm_stage = "limit"
-            signal.setitimer(signal.ITIMER_REAL, float(time_s))
+        if time_s:  # with a preemption signal, its warning comes first ("warn")
+            warn_after = self.preemption.plan.warn_after(time_s)
+            self.alarm_stage = "warn" if warn_after else "limit"
+            signal.setitimer(signal.ITIMER_REAL, warn_after or float(time_s))
         return None
+
+    def _containerized(self, argv: list[str], env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+        """The engine's command and environment; a missing engine sets start_error instead."""
+        from freight.engines.wrap import container_command  # only container jobs pay for it
+
+        try:
+            wrapped = container_command(self.job, str(self.paths.root), argv, env, dict(os.environ))
+        except FreightError as exc:
+            self.start_error = exc.one_line()
+            self._log(f"freight: {self.start_error}")
+            return argv, env
+        self._log(wrapped.note)
+        return wrapped.argv, wrapped.env
 
     def _could_not_start(self, argv: list[str], exc: OSError) -> int:
         if exc.filename == self.job["workdir"]:
@@ -206,6 +232,7 @@ class TaskAttempt:
     def _finish(self, returncode: int) -> int:
         exit_code, signame = exit_status(returncode)
         state, reason = self._outcome(exit_code, signame)
+        state, reason = self.preemption.settle(state, reason)  # requeued, perhaps
         try:
             merge_result_env(self.task_dir)  # before the final state: results are complete then
         except (OSError, TypeError) as exc:
@@ -215,6 +242,7 @@ class TaskAttempt:
         self.state.update(state=state.value, ended=time.time(), exit_code=exit_code,
                           signal=signame, reason=reason, log_tail=tail)
         write_json_atomic(self.paths.state(self.index), self.state)
+        exit_code = self.preemption.hand_back(exit_code)
         for log in self.logs:
             log.close()
         return exit_code
@@ -231,13 +259,19 @@ class TaskAttempt:
         return (TaskState.succeeded if exit_code == 0 else TaskState.failed), f"exit {exit_code}"
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
+        if self.preemption.is_warning(signum):
+            self.preemption.warn(signum)  # passes it on, and checkpoints
+            return
         if signum in CANCEL_SIGNALS and not self.timed_out:
             self.cancelled = True  # from outside: freight cancel, preemption, Ctrl-C
             self._arm_kill()
         self._send(signum)
 
     def _on_alarm(self, _signum: int, _frame: Any) -> None:
-        if self.alarm_stage == "limit":
+        if self.alarm_stage == "warn":
+            self.alarm_stage = "limit"
+            self.preemption.own_warning()
+        elif self.alarm_stage == "limit":
             self.timed_out = True
             self._log(f"freight: time limit of {self.job['resources']['time_s']} s reached; SIGTERM")
             self._send(signal.SIGTERM)
@@ -268,13 +302,19 @@ class TaskAttempt:
         self.logs[0].flush()
 
 
-def load_task(run_dir: str, explicit_index: int | None) -> tuple[RunPaths, dict, int, dict]:
-    """The run's paths, job.json, this task's index and params; InputError when they are missing."""
+def load_job(run_dir: str) -> tuple[RunPaths, dict]:
+    """The run's paths and job.json; InputError when it is not a run folder."""
     paths = RunPaths(Path(run_dir).resolve())
     job = read_json(paths.job)
     if not isinstance(job, dict) or not job.get("command"):
         raise InputError("no readable job.json: not a freight run folder", path=paths.root,
                          fix="pass the run folder, .freight/runs/<run-id>")
+    return paths, job
+
+
+def load_task(run_dir: str, explicit_index: int | None) -> tuple[RunPaths, dict, int, dict]:
+    """The run's paths, job.json, this task's index and params; InputError when they are missing."""
+    paths, job = load_job(run_dir)
     index = resolve_index(explicit_index, os.environ)
     if index is None:
         if _count_tasks(paths) != 1:
@@ -290,28 +330,41 @@ def load_task(run_dir: str, explicit_index: int | None) -> tuple[RunPaths, dict,
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        run_dir, index = _parse_argv(sys.argv[1:] if argv is None else argv)
-        paths, job, index, params = load_task(run_dir, index)
+        run_dir, index, pack_file = _parse_argv(sys.argv[1:] if argv is None else argv)
+        if pack_file is not None:  # several rows, one after another: task_pack.py
+            from freight.task_pack import load_pack
+
+            runner = load_pack(run_dir, index, pack_file)
+        else:
+            runner = TaskAttempt(*load_task(run_dir, index))
     except FreightError as exc:
         print(f"freight.task: error: {exc.one_line()}", file=sys.stderr)
         return 2
-    return TaskAttempt(paths, job, index, params).run()
+    return runner.run()
 
 
-def _parse_argv(args: list[str]) -> tuple[str, int | None]:
-    """RUN_DIR [--index N]; argparse would cost more start-up time than this whole module."""
-    rest, index = list(args), None
-    for i, arg in enumerate(rest):
-        if arg.startswith("--index"):
-            value = arg.partition("=")[2] if "=" in arg else (rest[i + 1] if i + 1 < len(rest) else "")
-            del rest[i : i + (1 if "=" in arg else 2)]
-            if not value.isdigit():
-                raise InputError(f"--index needs a number, not {value!r}", fix=USAGE)
-            index = int(value)
-            break
+def _parse_argv(args: list[str]) -> tuple[str, int | None, str | None]:
+    """RUN_DIR [--index N] [--pack FILE]; argparse would cost more start-up time than this
+    whole module."""
+    rest = list(args)
+    index, pack_file = _take_option(rest, "--index"), _take_option(rest, "--pack")
+    if index is not None and not index.isdigit():
+        raise InputError(f"--index needs a number, not {index!r}", fix=USAGE)
+    if pack_file == "":
+        raise InputError("--pack needs a pack file", fix=USAGE)
     if len(rest) != 1 or rest[0].startswith("-"):
         raise InputError(f"expected one run folder, got {rest}", fix=USAGE)
-    return rest[0], index
+    return rest[0], int(index) if index is not None else None, pack_file
+
+
+def _take_option(args: list[str], flag: str) -> str | None:
+    """Remove `FLAG VALUE` or `FLAG=VALUE` from args and return VALUE ("" when it is missing)."""
+    for i, arg in enumerate(args):
+        if arg == flag or arg.startswith(flag + "="):
+            value = arg.partition("=")[2] if "=" in arg else (args[i + 1] if i + 1 < len(args) else "")
+            del args[i : i + (1 if "=" in arg else 2)]
+            return value
+    return None
 
 
 def _task_params(paths: RunPaths, index: int) -> dict[str, Any] | None:

@@ -3,12 +3,21 @@
 import json
 import subprocess
 import sys
+from enum import Enum
 from importlib.metadata import version
 from pathlib import Path
 
-from freight.cli import main
+import pytest
+
+from freight.cli import deps_fast, load_app, main, run_app
 
 PROJECTS = Path(__file__).parent.parent / "projects"
+
+
+@pytest.fixture(autouse=True)
+def cache_in_tmp(tmp_path, monkeypatch):
+    """freight's caches (`freight deps` keeps some) go to a throwaway folder."""
+    monkeypatch.setenv("FREIGHT_CACHE_DIR", str(tmp_path / "cache"))
 
 
 def test_prints_requirements_txt_with_the_optional_block(capsys):
@@ -92,3 +101,71 @@ def test_subprocess_run_of_the_installed_command():
     assert done.returncode == 0, done.stderr
     assert "google-cloud-storage" in done.stdout.splitlines()
     assert done.stderr == ""
+
+
+# ---- the quick start: plain arguments skip typer ----------------------------------------
+
+
+def typer_options():
+    """(flag, choices or None) of every option of the typer command, and its flags."""
+    import typer.main
+
+    command = typer.main.get_command(load_app()).commands["deps"]
+    options, flags = {}, set()
+    for param in command.params:
+        if param.param_type_name != "option":
+            continue
+        if param.is_flag:
+            flags |= set(param.opts) | set(param.secondary_opts)
+        else:
+            annotation = param.type_descriptor.annotation  # an Enum for a choice
+            choices = tuple(e.value for e in annotation) if issubclass(annotation, Enum) else None
+            options.update({opt: choices for opt in param.opts})
+    return options, flags
+
+
+def test_the_quick_parser_knows_exactly_the_typer_command_options():
+    options, flags = typer_options()
+    assert {flag: allowed for flag, (_, allowed) in deps_fast.VALUE_OPTIONS.items()} == options
+    assert set(deps_fast.FLAG_OPTIONS) == flags
+
+
+@pytest.mark.parametrize("args", [
+    [str(PROJECTS / "optional_imports")],
+    [str(PROJECTS / "optional_imports"), "--no-optional"],
+    ["--format=json", str(PROJECTS / "local_shadow")],
+    ["-fjson", "--", str(PROJECTS / "local_shadow")],
+    [str(PROJECTS / "check_mismatch"), "--check"],
+    [str(PROJECTS / "check_mismatch"), "--check", "-f", "json", "--optional"],
+    [str(PROJECTS / "py2_project"), "--pin", "none"],
+])
+def test_plain_arguments_print_what_the_typer_command_prints(args, capsys):
+    assert deps_fast.parse_args(args) is not None
+    quick = main(["deps", *args]), capsys.readouterr()
+    full = run_app(["deps", *args]), capsys.readouterr()
+    assert quick == full
+
+
+@pytest.mark.parametrize("args", [
+    ["--help"], ["-h"], [".", "--pin", "exact"], [".", "--format"], ["a", "b"], ["--nope"],
+    ["--check=yes"], ["--debug", "."], ["-x"],
+])
+def test_other_arguments_are_left_to_typer(args):
+    assert deps_fast.parse_args(args) is None
+
+
+def test_help_still_comes_from_typer(capsys):
+    assert main(["deps", "--help"]) == 0
+    assert "--no-optional" in capsys.readouterr().out
+
+
+def test_a_plain_run_imports_neither_typer_nor_rich_nor_pydantic():
+    code = (
+        "import sys; from freight.cli import main; code = main(['deps', sys.argv[1]]); "
+        "print(sorted(m for m in ('typer', 'rich', 'pydantic', 'click', 'nbformat', "
+        "'packaging', 'importlib.metadata') if m in sys.modules), code, file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(PROJECTS / "optional_imports")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.stderr.strip() == "[] 0"
+    assert done.stdout.startswith("numpy\n")

@@ -2,7 +2,8 @@
 
 import pytest
 
-from freight.deps.names import NameResolver, conda_to_pip, is_companion, is_stdlib, name_table
+from freight.deps.names import NameResolver, canonicalize_name, conda_to_pip, is_companion
+from freight.deps.names import is_stdlib, name_table
 
 
 @pytest.fixture
@@ -92,3 +93,24 @@ def test_the_curated_table_is_a_few_hundred_entries():
     table = name_table()
     assert len(table.modules) >= 300
     assert all(names and all(isinstance(n, str) and n for n in names) for names in table.modules.values())
+
+
+@pytest.mark.parametrize("name", ["Django", "oslo.concurrency", "ruamel.yaml", "Foo__Bar--baz", "A._-.b"])
+def test_canonicalize_name_is_packaging_s(name):
+    from packaging.utils import canonicalize_name as packaging_canonical
+
+    assert canonicalize_name(name) == packaging_canonical(name)
+
+
+def test_the_name_table_is_read_from_the_cache_as_parsed(tmp_path, monkeypatch):
+    import tomllib
+    from pathlib import Path
+
+    from freight.deps import names
+
+    monkeypatch.setenv("FREIGHT_CACHE_DIR", str(tmp_path))
+    toml = Path(names.__file__).parent.parent / "data" / "import_names.toml"
+    parsed = tomllib.loads(toml.read_text("utf-8"))
+    assert names._table_data() == parsed  # parsed, then kept (the file is old enough)
+    monkeypatch.setattr(names, "_parse_table", lambda path: pytest.fail("parsed again"))
+    assert names._table_data() == parsed

@@ -7,7 +7,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from freight.deps.notebook import read_notebook
+from freight.deps import notebook as notebook_module
+from freight.deps.notebook import cell_text, read_notebook
 from freight.errors import InputError
 
 PROJECTS = Path(__file__).parent.parent / "projects"
@@ -145,3 +146,30 @@ def test_broken_notebooks_are_one_line_input_errors(tmp_path, content, problem):
 def test_missing_notebook_is_input_error(tmp_path):
     with pytest.raises(InputError, match="notebook not found"):
         read_notebook(tmp_path / "nope.ipynb")
+
+
+# ---- reading v4 notebooks without nbformat (it takes a tenth of a second to import) ----
+
+
+@pytest.mark.parametrize("name", ["cell_magics", "colab", "magics", "pseudo", "shell"])
+def test_plain_v4_reading_gives_the_cells_nbformat_gives(name):
+    path = next((PROJECTS / f"nb_{name}").glob("*.ipynb"))
+    plain = notebook_module._plain_v4(path)
+    assert plain is not None
+    read = nbformat.read(str(path), as_version=4)
+    assert [(c.cell_type, cell_text(c)) for c in plain.cells] == \
+        [(c.cell_type, cell_text(c)) for c in read.cells]
+
+
+@pytest.mark.parametrize("name", ["nb_v3/legacy.ipynb", "nb_broken/broken.ipynb"])
+def test_other_versions_and_broken_files_are_left_to_nbformat(name):
+    assert notebook_module._plain_v4(PROJECTS / name) is None
+
+
+def test_a_v4_notebook_nbformat_would_refuse_is_left_to_it(tmp_path):
+    path = tmp_path / "no_metadata.ipynb"
+    path.write_text('{"nbformat": 4, "nbformat_minor": 5, "cells": [{"cell_type": "code", '
+                    '"source": "import os"}]}')
+    assert notebook_module._plain_v4(path) is None
+    with pytest.raises(InputError, match="not a readable notebook"):
+        read_notebook(path)

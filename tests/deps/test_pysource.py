@@ -45,6 +45,13 @@ TRICKY = [
     "def f():\n    with try_import() as _imports:\n        import opt\n    with open(p) as h:\n        import hard\n",
     "if is_torch_available():\n    import torch\nelse:\n    torch = None\n",
     "try:\n    import x\nexcept OptionalDependencyNotAvailable:\n    pass\n",
+    # Block headers kilobytes above the import (the long-distance search of pyfast.py).
+    "def f():\n" + "    x = 1\n" * 400
+    + "    try:\n        import far_opt\n    except ImportError:\n        pass\n    import far_lazy\n",
+    "class K:\n" + "".join(f"    def m{i}(self):\n        return {i}\n" for i in range(300))
+    + "    def last(self):\n        if TYPE_CHECKING:\n            import tc\n        import lazy\n",
+    'def d():\n    """\nimport fake\nnot code at column 0\n    """\n' + "    y = 2\n" * 600
+    + "    import deep\n",
 ]
 
 

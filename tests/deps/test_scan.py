@@ -159,6 +159,7 @@ def test_parallel_scan_gives_the_same_answer_as_one_process(tmp_path, monkeypatc
     tree = scan.walk(tmp_path)
     one = scan.scan(tree, workers=1)
     monkeypatch.setattr(scan, "PARALLEL_MIN_FILES", 10)
+    monkeypatch.setattr(scan, "PARALLEL_MIN_BYTES", 0)
     many = scan.scan(tree, workers=2)
     assert [(s.path, s.imports) for s in many] == [(s.path, s.imports) for s in one]
     assert len(one) == 40

@@ -2,34 +2,16 @@
 `bash ci/sge.sh up`): sweeps, parallel environments, qdel, retry, refused requests."""
 
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from clusters import need_sge
 from support import state_of, tasks_by_state, wait_for
-
-START = "start it as root: bash ci/sge.sh up"
-
-
-def _cluster_up() -> str | None:
-    """None when qmaster answers and a queue instance can run jobs, else why not."""
-    if shutil.which("qstat") is None:
-        return "Grid Engine is not installed"
-    done = subprocess.run(["qstat", "-f"], capture_output=True, text=True, timeout=30)
-    if done.returncode != 0 or "BIP" not in done.stdout:
-        return f"Grid Engine is not running ({(done.stderr or done.stdout).strip()[:200]})"
-    return None
-
 
 @pytest.fixture(scope="module", autouse=True)
 def sge_cluster():
-    why = _cluster_up()
-    if why and os.environ.get("CI") == "true":
-        pytest.fail(f"{why}; in CI ci/test.sh must start it ({START})")
-    if why:
-        pytest.skip(f"{why}; {START}")
+    need_sge()
 
 
 @pytest.fixture(autouse=True)

@@ -6,12 +6,12 @@ Skipped, with the command that starts the cluster, where it is not up; failed in
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 from pathlib import Path
 
 import pytest
+from clusters import need_slurm
 from support import state_of, tasks_by_state, wait_for
 
 from freight.runs.store import RunStore
@@ -34,23 +34,9 @@ with open(counts / n, "a") as f:
 """
 
 
-def _cluster_problem() -> str | None:
-    if shutil.which("sinfo") is None:
-        return "Slurm is not installed"
-    done = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True)
-    if done.returncode != 0 or done.stdout.strip() not in ("idle", "mix", "alloc", "comp", "plnd"):
-        return f"Slurm is not up ({(done.stderr or done.stdout).strip()[:80]})"
-    return None
-
-
 @pytest.fixture(scope="module")
 def slurm():
-    problem = _cluster_problem()
-    if problem:
-        message = f"{problem}: start it with `sudo bash ci/slurm.sh up`"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    need_slurm()
 
 
 @pytest.fixture

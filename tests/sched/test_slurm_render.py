@@ -72,7 +72,7 @@ def test_every_resource_becomes_a_directive(tmp_path):
         "--qos=high", "--time=01:30:00", "--nodes=2", "--ntasks-per-node=4", "--cpus-per-task=8",
         "--mem=16384M", "--tmp=20480M", "--gres=gpu:a100:2",
         f"--output={logs}/%A_%a.out", f"--error={logs}/%A_%a.err", "--array=0-2%4",
-        "--signal=B:USR1@90",
+        "--signal=B:USR1@90", "--no-requeue",
         '"--reservation=course day"', "--constraint", '"a100&ib"', "--mail-type=END",
     ]
 
@@ -82,7 +82,7 @@ def test_a_plain_job_asks_only_for_what_it_needs(tmp_path):
     lines = sbatch_lines(render(run)["slurm.sbatch"])
     assert [line.split("=")[0] for line in lines] == [
         "--job-name", "--comment", "--nodes", "--ntasks-per-node", "--cpus-per-task",
-        "--output", "--error", "--array"]
+        "--output", "--error", "--array", "--no-requeue"]
     assert "--array=0" in lines
 
 

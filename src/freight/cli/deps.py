@@ -1,28 +1,22 @@
-"""`freight deps`: the requirements of a script, a notebook or a project folder."""
+"""`freight deps`: the requirements of a script, a notebook or a project folder.
+
+This is the typer command (help, usage errors); plain invocations skip typer and are read
+by cli/deps_fast.py, which also does the work for both (`run_deps`)."""
 
 from __future__ import annotations
 
-import json
 from enum import Enum
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from freight.cli.app import app, err, out, warn
-from freight.errors import InputError
+from freight.cli.app import app
+from freight.cli.deps_fast import FORMATS, PIN_MODES, run_deps
 
-MAX_WARNINGS = 50  # more would drown the output; --format json lists them all
-
-
-class Format(str, Enum):
-    txt = "txt"
-    json = "json"
-
-
-class PinMode(str, Enum):
-    none = "none"
-    local = "local"
+# The choices come from deps_fast, which reads the same options without typer.
+Format = Enum("Format", {name: name for name in FORMATS}, type=str)
+PinMode = Enum("PinMode", {name: name for name in PIN_MODES}, type=str)
 
 
 @app.command()
@@ -68,56 +62,4 @@ def deps(
     one warning line each on stderr, and the rest is still scanned.
     Exit codes: 0 done, 1 --check found problems, 2 bad input. Offline.
     """
-    from freight.deps.analyze import analyze
-
-    report = analyze(path, pin=pin.value)
-    _print_warnings(report.warnings)
-    if fmt is Format.json:
-        text = json.dumps(report.to_json(), indent=2) + "\n"
-    else:
-        text = report.requirements_txt(include_optional=optional)
-    if output is not None:
-        _write(output, text)
-        message = f"wrote {output} ({len(report.requirements)} requirements)"
-        err.print(message, markup=False, highlight=False)
-    elif not check or fmt is Format.json:
-        out.print(text, end="", markup=False, highlight=False)
-    if check:
-        return _print_check(report, fmt is Format.txt)
-    return 0
-
-
-def _print_warnings(warnings: list[str]) -> None:
-    for message in warnings[:MAX_WARNINGS]:
-        warn(message)
-    if len(warnings) > MAX_WARNINGS:
-        warn(f"... and {len(warnings) - MAX_WARNINGS} more (see --format json)")
-
-
-def _print_check(report, to_stdout: bool) -> int:
-    lines = [
-        f"undeclared: {p.name} (imported at {', '.join(p.sources[:3])})"
-        for p in report.undeclared_imports
-    ]
-    lines += [
-        f"unused: {d.name} (declared at {d.location}, never imported)"
-        for d in report.unused_declared
-    ]
-    if not report.has_declarations and report.undeclared_imports:
-        lines.append("no requirements file, pyproject.toml or environment.yml declares anything")
-    console = out if to_stdout else err
-    for line in lines:
-        console.print(line, markup=False, highlight=False)
-    if report.check_ok:
-        err.print("check: declarations and imports agree", markup=False, highlight=False)
-        return 0
-    return 1
-
-
-def _write(path: Path, text: str) -> None:
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise InputError(
-            f"cannot write ({exc.strerror})", fix="choose a writable path for -o", path=path
-        ) from exc
+    return run_deps(path, fmt.value, pin.value, output, check, optional)

@@ -40,7 +40,7 @@ def run(
     engine: str = typer.Option(None, "--engine", help="apptainer | singularity | charliecloud | podman | docker | enroot | pyxis."),
     mount: list[str] = typer.Option(None, "--mount", help="HOST[:CONTAINER[:ro]] bound into the container (repeatable)."),
     pack: int = typer.Option(None, "--pack", help="Run K tasks one after another per array element (many short tasks)."),
-    smoke_first: bool = typer.Option(False, "--smoke-first", help="Run the first row alone with a short limit; submit the rest only if it succeeds."),
+    smoke_first: bool = typer.Option(False, "--smoke-first", help="Run the first row alone (time limit at most 10 min) and submit the rest only if it succeeds; exit 1 if it fails."),
     signal: str = typer.Option(None, "--signal", help="Signal the program ahead of the time limit: USR1@90."),
     checkpoint_cmd: str = typer.Option(None, "--checkpoint-cmd", help="Command the task wrapper runs when that signal arrives."),
     requeue: bool = typer.Option(None, "--requeue/--no-requeue", help="Requeue a task that was preempted or signalled."),
@@ -52,23 +52,13 @@ def run(
     as_json: bool = typer.Option(False, "--json", help="Print the run record as JSON."),
 ) -> None:
     """Run a script, notebook, folder or command as a job, or as a sweep of tasks."""
+    request = run_request(dict(locals()))  # first: locals() are the parsed options, by name
     # Imported here, not at the top: every other command would pay for pydantic and the store.
     from freight.cli.follow import finish_run
     from freight.runs import launch
     from freight.runs.layout import freight_home
     from freight.runs.store import RunStore
 
-    overrides = dict(sweep=sweep or None, zip_=zip_, sweep_file=sweep_file, random=random,
-                     seed=seed, cpus=cpus, mem=mem, gpus=gpus, time=time, env=env, name=name,
-                     target=target, max_parallel=max_parallel, gpu_type=gpu_type, image=image,
-                     engine=engine, mounts=mount or None, pack=pack, signal=signal,
-                     checkpoint_cmd=checkpoint_cmd, requeue=requeue, max_requeue=max_requeue,
-                     profile=profile)
-    options = launch.target_options_from_flags(
-        target_opt or [], partition=partition, queue=queue, account=account, qos=qos,
-        sbatch_args=sbatch_arg or None, qsub_args=qsub_arg or None)
-    request = launch.RunRequest(source, list(args or []), {k: v for k, v in overrides.items() if v is not None},
-                                target_options=options, smoke_first=smoke_first)
     home = freight_home()
     job, config, notes = launch.build_job(request, home)
     for note in notes:
@@ -78,11 +68,39 @@ def run(
         return
     job, env_reason = launch.prepare(job)
     store = RunStore(home)
-    record = launch.submit(store, job, config.target)
+    if smoke_first and len(job.tasks) > 1 and not as_json:
+        from freight.spec.resources import format_duration
+
+        limit = format_duration(launch.smoke_limit(job.resources.time_s))
+        err.print(f"--smoke-first: row 0 runs alone first (time limit {limit}); the others follow if it succeeds")
+    record = launch.submit(store, job, config.target, smoke_first=smoke_first)
     if not as_json:
         err.print(f"run [bold]{record.id}[/]: {len(job.tasks)} task(s) on {config.target}; python: {env_reason}")
     code = finish_run(store, record, wait=wait, as_json=as_json)
     raise typer.Exit(code)
+
+
+# `freight run` options that become merge_cli overrides under the same name (or the one given).
+_OVERRIDES = {name: name for name in (
+    "zip_", "sweep_file", "random", "seed", "cpus", "mem", "gpus", "time", "env", "name", "target",
+    "max_parallel", "gpu_type", "image", "engine", "pack", "signal", "checkpoint_cmd", "requeue",
+    "max_requeue", "profile")} | {"sweep": "sweep", "mount": "mounts"}
+
+
+def run_request(params: dict):
+    """The RunRequest of `freight run`'s parsed options, by parameter name. `freight script` and
+    `freight shell` take (some of) the same options and build their request here too: an option
+    a command does not have is "not given"."""
+    from freight.runs import launch
+
+    given = {key: params.get(name) for name, key in _OVERRIDES.items()}
+    options = launch.target_options_from_flags(
+        params.get("target_opt") or [], partition=params.get("partition"), queue=params.get("queue"),
+        account=params.get("account"), qos=params.get("qos"),
+        sbatch_args=params.get("sbatch_arg") or None, qsub_args=params.get("qsub_arg") or None)
+    return launch.RunRequest(params.get("source"), list(params.get("args") or []),
+                             {k: v for k, v in given.items() if v not in (None, [])},
+                             target_options=options, smoke_first=bool(params.get("smoke_first")))
 
 
 def _print_dry_run(job, target_name: str) -> None:

@@ -24,36 +24,37 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
 
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
+TYPE_CHECKING = False  # not typing's: importing typing costs ~2 ms at every `freight deps`
+if TYPE_CHECKING:
+    from typing import Literal
 
 from freight.deps import scan
 from freight.deps.declared import Declarations, read_declarations
 from freight.deps.graph import ImportGraph
 from freight.deps.models import Declared, DepsReport, FoundImport, NeededPackage
-from freight.deps.names import NameResolver, comes_with, is_companion, is_stdlib
+from freight.deps.names import NameResolver, canonicalize_name, comes_with, is_companion
+from freight.deps.names import is_stdlib
 from freight.deps.pins import pin_locally
 from freight.errors import ConfigError, InputError
 
-Pin = Literal["none", "local"]
 NOT_IN_METADATA = "imported by the package, not among its declared dependencies"
 ONLY_OPTIONALLY = "in a module the project imports only optionally"
 
 
-def analyze(path: Path | str, pin: Pin = "none", *, workers: int | None = None) -> DepsReport:
-    """Everything freight can tell about what `path` needs; never needs the network."""
+def analyze(path: Path | str, pin: Literal["none", "local"] = "none", *,
+            workers: int | None = None, cache: bool = False) -> DepsReport:
+    """Everything freight can tell about what `path` needs; never needs the network.
+    With `cache`, files scanned by an earlier run and unchanged since are not read again."""
     path = Path(path)
     if pin not in ("none", "local"):
         raise ConfigError(f"unknown pin mode {pin!r}", fix="use --pin none or --pin local")
     _check_input(path)
     tree = scan.single_file(path) if path.is_file() else scan.walk(path)
     declarations = read_declarations(tree.project_root or tree.root)
-    scans = scan.scan(tree, workers=workers)
+    scans = scan.scan(tree, workers=workers, cache=cache)
     if tree.single:
         scans += _follow_local_imports(tree, scans)
     _add_notebook_installs(scans, declarations)
@@ -138,10 +139,11 @@ class _Merge:
             kind = "local" if item[0].startswith(".") else self.kind(folder, item[0], scanned.path)
             if kind == "stdlib":
                 continue
-            found = scan.found_import(scanned.path, item, path_reason, library)
             if kind == "local":
-                graph.add(scanned.path, found.module, found.optional, from_context=bool(path_reason))
+                optional = bool(scan.import_reason(item[2], path_reason, library))
+                graph.add(scanned.path, item[0], optional, from_context=bool(path_reason))
             else:
+                found = scan.found_import(scanned.path, item, path_reason, library)
                 external.append((found, library))
         return external
 
@@ -158,7 +160,7 @@ class _Merge:
     def add_imports(self, external: list[tuple[FoundImport, bool]], demoted: set[str]) -> None:
         for found, library in external:
             if found.path in demoted and not found.optional:
-                found = replace(found, optional=True, reason=ONLY_OPTIONALLY)
+                found = found._replace(optional=True, reason=ONLY_OPTIONALLY)
             name = self.distribution(found)
             if name is not None:
                 self.add_import(name, found, library)
@@ -211,6 +213,10 @@ class _Merge:
     def add_declared(self) -> None:
         usable = [d for d in self.declarations.requirements if d.requirement]
         usable = [d for d in usable if d.name not in self.declarations.own_names]
+        if not usable:
+            return
+        from packaging.requirements import Requirement  # only projects that declare pay it
+
         for declared in usable:
             if declared.snapshot and declared.name not in self.entries:
                 continue  # an environment dump pins what is needed, adds nothing itself
@@ -265,6 +271,10 @@ class _Merge:
 
 def _apply_declared_spec(entry: NeededPackage, declared: list[Declared]) -> None:
     """The version, extras and marker of the most telling declaration: hard, then pinned."""
+    if not declared:
+        return
+    from packaging.requirements import Requirement
+
     ranked = sorted(declared, key=lambda d: (d.optional, d.snapshot, "==" not in d.requirement))
     for item in ranked:
         req = Requirement(item.requirement)

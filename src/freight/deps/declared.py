@@ -9,17 +9,12 @@ package names, so that a library importing itself is not told to depend on itsel
 from __future__ import annotations
 
 import ast
-import configparser
 import re
-import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
-
 from freight.deps import conda
-from freight.deps.models import Declared
+from freight.deps.models import Declared, Record
+from freight.deps.names import canonicalize_name
 
 _OPTIONAL_WORDS = {
     "dev", "develop", "development", "test", "tests", "testing", "doc", "docs", "lint", "ci",
@@ -34,23 +29,29 @@ _WHEEL = re.compile(r"/([A-Za-z0-9_.]+?)-\d[^/]*\.(?:whl|tar\.gz|zip)$")
 _COMMENT = re.compile(r"(^|\s)#.*$")
 
 
-@dataclass
-class Declarations:
+class Declarations(Record):
     """Everything a project's declaration files say."""
 
-    requirements: list[Declared] = field(default_factory=list)
-    own_names: set[str] = field(default_factory=set)  # canonical distribution names
-    own_modules: set[str] = field(default_factory=set)  # top-level import names
-    # Package metadata lists the dependencies (pyproject, setup.py/cfg): authoritative
-    # for the package's own code, where an undeclared import is an optional feature.
-    metadata_lists_dependencies: bool = False
-    pip_options: list[str] = field(default_factory=list)  # --index-url and friends
-    files: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    read: set[Path] = field(default_factory=set)  # requirements files read (-r loops)
+    __slots__ = ("requirements", "own_names", "own_modules", "metadata_lists_dependencies",
+                 "pip_options", "files", "warnings", "read")
+
+    def __init__(self):
+        self.requirements: list[Declared] = []
+        self.own_names: set[str] = set()  # canonical distribution names
+        self.own_modules: set[str] = set()  # top-level import names
+        # Package metadata lists the dependencies (pyproject, setup.py/cfg): authoritative
+        # for the package's own code, where an undeclared import is an optional feature.
+        self.metadata_lists_dependencies = False
+        self.pip_options: list[str] = []  # --index-url and friends
+        self.files: list[str] = []
+        self.warnings: list[str] = []
+        self.read: set[Path] = set()  # requirements files read (-r loops)
 
     def add(self, text: str, rel: str, line: int, optional=False, reason="", **extra) -> None:
         """Parse one requirement string; a bad one becomes a warning."""
+        # Imported here: a tree with no declaration file never parses a requirement.
+        from packaging.requirements import InvalidRequirement, Requirement
+
         try:
             req = Requirement(text)
         except InvalidRequirement as exc:
@@ -183,6 +184,8 @@ def _read_conda_export(lines: list[str], rel: str, found: Declarations) -> None:
 
 
 def read_pyproject(path: Path, rel: str, found: Declarations, root: Path) -> None:
+    import tomllib  # here: most trees have no pyproject.toml or Pipfile
+
     data = tomllib.loads(path.read_text("utf-8"))
     project = data.get("project", {})
     if project.get("name"):
@@ -265,6 +268,8 @@ def _tilde_upper(numbers: list[int]) -> str:
 
 
 def read_pipfile(path: Path, rel: str, found: Declarations, root: Path) -> None:
+    import tomllib  # here: most trees have no pyproject.toml or Pipfile
+
     data = tomllib.loads(path.read_text("utf-8"))
     for section, optional in (("packages", False), ("dev-packages", True)):
         for name, value in data.get(section, {}).items():
@@ -330,6 +335,8 @@ def _setup_keyword(name: str | None, value, rel: str, found: Declarations) -> No
 
 
 def read_setup_cfg(path: Path, rel: str, found: Declarations, root: Path) -> None:
+    import configparser
+
     parser = configparser.ConfigParser(interpolation=None)
     parser.read_string(path.read_text("utf-8"))
     if parser.has_option("metadata", "name"):

@@ -11,7 +11,6 @@ imports but that no chain of hard imports reaches is loaded only optionally.
 
 from __future__ import annotations
 
-import posixpath
 from collections import defaultdict
 
 from freight.deps.scan import SourceTree
@@ -25,6 +24,10 @@ class ImportGraph:
         self.files = set(tree.files)
         self.hard: dict[str, set[str]] = defaultdict(set)
         self.imported: set[str] = set()  # files some other file imports
+        # Memos: files of one folder import the same modules over and over.
+        self.resolved: dict[tuple[str, str], str | None] = {}  # (folder, module) -> file
+        self._bases_of: dict[tuple[str, str], list[str]] = {}
+        self._files_for: dict[tuple[str, str], str | None] = {}
 
     def add(self, importer: str, module: str, optional: bool, from_context: bool = False) -> None:
         """An import of a project module. From tests, docs or examples (`from_context`) it
@@ -32,7 +35,7 @@ class ImportGraph:
         target = self.resolve(importer, module)
         if target is None or target == importer:
             return
-        if from_context and posixpath.dirname(target) not in self.tree.packages:
+        if from_context and target.rpartition("/")[0] not in self.tree.packages:
             return
         self.imported.add(target)
         if not optional:
@@ -40,37 +43,55 @@ class ImportGraph:
 
     def resolve(self, importer: str, module: str) -> str | None:
         """The project file `import module` in `importer` loads (the most specific one)."""
-        dots = len(module) - len(module.lstrip("."))
-        parts = [part for part in module[dots:].split(".") if part]
+        key = (importer.rpartition("/")[0], module)  # its folder (paths here are plain)
+        if key not in self.resolved:
+            self.resolved[key] = self._resolve(key[0], module)
+        return self.resolved[key]
+
+    def _resolve(self, folder: str, module: str) -> str | None:
+        dotted = module.lstrip(".")
+        dots = len(module) - len(dotted)
+        if ".." in dotted or dotted.endswith("."):
+            dotted = ".".join(part for part in dotted.split(".") if part)
         if dots:
-            base = posixpath.dirname(importer)
-            for _ in range(dots - 1):
-                base = posixpath.dirname(base)
-            return self._longest(base, parts, package_default=True)
-        for base in self._bases(importer, parts[0]):
-            found = self._longest(base, parts, package_default=False)
+            parts = folder.split("/") if folder else []
+            base = "/".join(parts[: max(0, len(parts) - dots + 1)])
+            found = self._file_for(base, dotted) if dotted else None
+            init = base + "/__init__.py" if base else "__init__.py"
+            return found or (init if init in self.files else None)
+        for base in self._bases(folder, dotted.partition(".")[0]):
+            found = self._file_for(base, dotted)
             if found:
                 return found
         return None
 
-    def _bases(self, importer: str, top: str) -> list[str]:
-        folder, bases = posixpath.dirname(importer), []
-        while True:
-            bases.append(folder)
-            if not folder:
-                break
-            folder = posixpath.dirname(folder)
-        bases += ["src"] + sorted(self.tree.root_parents.get(top, ()))
-        return [base for base in bases if top in self.tree.modules.get(base, ())]
+    def _bases(self, folder: str, top: str) -> list[str]:
+        """Folders from which `import top...` can load a project module: the importer's
+        folder and those above it, src/, and the parents of packages named `top`."""
+        key = (folder, top)
+        if key not in self._bases_of:
+            bases = []
+            while True:
+                bases.append(folder)
+                if not folder:
+                    break
+                folder = folder.rpartition("/")[0]
+            bases += ["src"] + sorted(self.tree.root_parents.get(top, ()))
+            self._bases_of[key] = [b for b in bases if top in self.tree.modules.get(b, ())]
+        return self._bases_of[key]
 
-    def _longest(self, base: str, parts: list[str], package_default: bool) -> str | None:
-        for size in range(len(parts), 0, -1):
-            path = posixpath.join(base, *parts[:size])
-            for candidate in (path + ".py", path + "/__init__.py"):
-                if candidate in self.files:
-                    return candidate
-        init = posixpath.join(base, "__init__.py")
-        return init if package_default and init in self.files else None
+    def _file_for(self, base: str, dotted: str) -> str | None:
+        """The file of the longest prefix of `dotted` (a module, or a name in one) that
+        is a module or package under `base`, if any."""
+        key = (base, dotted)
+        if key not in self._files_for:
+            path = (base + "/" if base else "") + dotted.replace(".", "/")
+            found = next((c for c in (path + ".py", path + "/__init__.py") if c in self.files),
+                         None)
+            if found is None and "." in dotted:
+                found = self._file_for(base, dotted.rpartition(".")[0])
+            self._files_for[key] = found
+        return self._files_for[key]
 
     def optional_only(self) -> set[str]:
         """Files that are imported, but only behind guards (or by such files)."""

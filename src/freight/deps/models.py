@@ -1,28 +1,58 @@
 """The data the dependency stage passes between its steps and hands to the image stage.
 
-Plain dataclasses: `FoundImport` (one import seen in one file), `Declared` (one line of a
-requirements file, pyproject, environment.yml, ...), `NeededPackage` (one distribution the
-workload needs, with every place it was found) and `DepsReport` (the whole answer).
+`FoundImport` (one import seen in one file), `Declared` (one line of a requirements file,
+pyproject, environment.yml, ...), `NeededPackage` (one distribution the workload needs,
+with every place it was found) and `DepsReport` (the whole answer).
+
+Plain classes, not dataclasses: importing `dataclasses` loads `inspect`, and with the
+classes it makes that is ~10 ms of every `freight deps` start (a fifth of a small
+project's whole run, which is compared with pipreqs). Values that never change are named
+tuples; the others are classes with slots and a `Record` repr and equality.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections import namedtuple
 from pathlib import Path
-from typing import Literal
+
+TYPE_CHECKING = False  # not typing's: importing typing costs ~2 ms at every `freight deps`
+if TYPE_CHECKING:
+    from typing import Literal
 
 JSON_SCHEMA = "freight.deps/1"
 
-@dataclass(frozen=True)
-class FoundImport:
-    """One imported module (dotted, as written) at one place in the sources."""
 
+class Record:
+    """What @dataclass would write for a class with __slots__: repr and equality."""
+
+    __slots__ = ()
+    __hash__ = None  # mutable: not hashable, as a dataclass
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"{type(self).__name__}({fields})"
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in self.__slots__)
+
+
+class FoundImport(namedtuple("FoundImport", "module path line optional reason cell",
+                             defaults=(False, "import", None))):
+    """One imported module (dotted, as written) at one place in the sources.
+
+    module: dotted; path: relative to the analyzed root, with forward slashes; reason:
+    "import", "try/except ImportError", "TYPE_CHECKING", "tests", ...; cell: the notebook
+    cell index, when the import is in a notebook."""
+
+    __slots__ = ()
     module: str
-    path: str  # relative to the analyzed root, with forward slashes
+    path: str
     line: int
-    optional: bool = False
-    reason: str = "import"  # "import", "try/except ImportError", "TYPE_CHECKING", "tests", ...
-    cell: int | None = None  # notebook cell index, when the import is in a notebook
+    optional: bool
+    reason: str
+    cell: int | None
 
     @property
     def location(self) -> str:
@@ -37,41 +67,53 @@ class FoundImport:
         return self.module.partition(".")[0]
 
 
-@dataclass(frozen=True)
-class Declared:
-    """One requirement a project declares. `kind` "conda" entries use conda's names."""
+class Declared(namedtuple("Declared", "requirement name path line optional reason kind "
+                          "snapshot original",
+                          defaults=(False, "declared", "pip", False, ""))):
+    """One requirement a project declares. `kind` "conda" entries use conda's names.
 
-    requirement: str  # PEP 508 text as it should be printed (pins and markers kept)
-    name: str  # canonical (packaging.utils.canonicalize_name) distribution name
+    requirement: PEP 508 text as it should be printed (pins and markers kept); name:
+    canonical (packaging.utils.canonicalize_name); snapshot: from a full environment dump
+    (`conda list -e`), which lists transitive packages too; original: the text as
+    written, when it was converted (conda specs)."""
+
+    __slots__ = ()
+    requirement: str
+    name: str
     path: str
     line: int
-    optional: bool = False
-    reason: str = "declared"
-    kind: Literal["pip", "conda"] = "pip"
-    # A full environment dump (`conda list -e`) lists transitive packages too.
-    snapshot: bool = False
-    original: str = ""  # the text as written, when it was converted (conda specs)
+    optional: bool
+    reason: str
+    kind: Literal["pip", "conda"]
+    snapshot: bool
+    original: str
 
     @property
     def location(self) -> str:
         return f"{self.path}:{self.line}" if self.line else self.path
 
 
-@dataclass
-class NeededPackage:
+class NeededPackage(Record):
     """One distribution the workload needs (or may use, when `optional`)."""
 
-    name: str  # display name, e.g. "scikit-learn", "PyYAML"
-    specifier: str = ""  # e.g. "==1.2.0", ">=2"; "" when unpinned
-    marker: str = ""  # PEP 508 environment marker, without the ";"
-    extras: tuple[str, ...] = ()
-    url: str = ""  # for "name @ url" requirements
-    optional: bool = False
-    reason: str = ""
-    declared: bool = False
-    imported: bool = False
-    sources: list[str] = field(default_factory=list)  # "file:line" (notebooks: file:cellN:line)
-    modules: list[str] = field(default_factory=list)  # top-level import names that map here
+    __slots__ = ("name", "specifier", "marker", "extras", "url", "optional", "reason",
+                 "declared", "imported", "sources", "modules")
+
+    def __init__(self, name: str, specifier: str = "", marker: str = "",
+                 extras: tuple[str, ...] = (), url: str = "", optional: bool = False,
+                 reason: str = "", declared: bool = False, imported: bool = False,
+                 sources: list[str] | None = None, modules: list[str] | None = None):
+        self.name = name  # display name, e.g. "scikit-learn", "PyYAML"
+        self.specifier = specifier  # e.g. "==1.2.0", ">=2"; "" when unpinned
+        self.marker = marker  # PEP 508 environment marker, without the ";"
+        self.extras = extras
+        self.url = url  # for "name @ url" requirements
+        self.optional = optional
+        self.reason = reason
+        self.declared = declared
+        self.imported = imported
+        self.sources = [] if sources is None else sources  # "file:line" (file:cellN:line)
+        self.modules = [] if modules is None else modules  # top-level import names here
 
     @property
     def requirement(self) -> str:
@@ -97,22 +139,31 @@ class NeededPackage:
         }
 
 
-@dataclass
-class DepsReport:
+class DepsReport(Record):
     """Everything `freight deps` found for one script, notebook or project folder."""
 
-    root: Path
-    requirements: list[NeededPackage]  # hard needs, sorted by name
-    optional: list[NeededPackage]  # optional needs (tests, try/except ImportError, ...)
-    declared: list[Declared]
-    warnings: list[str]
-    undeclared_imports: list[NeededPackage]  # imported (hard) but declared nowhere
-    unused_declared: list[Declared]  # declared but never imported (runtime companions excepted)
-    python_files_scanned: int = 0
-    notebooks_scanned: int = 0
-    has_declarations: bool = False
-    pin: str = "none"
-    pip_options: list[str] = field(default_factory=list)  # --index-url ... from declared files
+    __slots__ = ("root", "requirements", "optional", "declared", "warnings",
+                 "undeclared_imports", "unused_declared", "python_files_scanned",
+                 "notebooks_scanned", "has_declarations", "pin", "pip_options")
+
+    def __init__(self, root: Path, requirements: list[NeededPackage],
+                 optional: list[NeededPackage], declared: list[Declared], warnings: list[str],
+                 undeclared_imports: list[NeededPackage], unused_declared: list[Declared],
+                 python_files_scanned: int = 0, notebooks_scanned: int = 0,
+                 has_declarations: bool = False, pin: str = "none",
+                 pip_options: list[str] | None = None):
+        self.root = root
+        self.requirements = requirements  # hard needs, sorted by name
+        self.optional = optional  # optional needs (tests, try/except ImportError, ...)
+        self.declared = declared
+        self.warnings = warnings
+        self.undeclared_imports = undeclared_imports  # imported (hard), declared nowhere
+        self.unused_declared = unused_declared  # declared, never imported (companions aside)
+        self.python_files_scanned = python_files_scanned
+        self.notebooks_scanned = notebooks_scanned
+        self.has_declarations = has_declarations
+        self.pin = pin
+        self.pip_options = [] if pip_options is None else pip_options  # --index-url ...
 
     @property
     def check_ok(self) -> bool:

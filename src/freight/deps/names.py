@@ -9,30 +9,33 @@ Order for a dotted import `a.b.c`:
    modules such as `tests`); where the table lists alternatives (cv2: opencv-python,
    opencv-python-headless ...), the one the project declares wins, then the one installed;
 4. the distributions installed here that provide `a`: one named like `a` is checked
-   directly, otherwise importlib.metadata.packages_distributions() is read once (it
-   costs a read of every installed distribution's file list);
+   directly, otherwise the map of every installed distribution's top-level modules is
+   used (what importlib.metadata.packages_distributions() gives; environment.py reads
+   it quickly and keeps it in freight's cache);
 5. `a` itself, which is what most distributions use (pip normalizes `_` and `-`).
 Generic names (`utils`, `tests`, `google.colab`) are never a distribution: None.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import sys
-import tomllib
-from dataclasses import dataclass
+import time
+from collections import namedtuple
 from functools import cached_property, lru_cache
-from importlib import metadata, resources
 
-from packaging.utils import canonicalize_name
+from freight.deps import cache
+from freight.deps.environment import Environment, load_environment
 
 _API_VERSION = re.compile(r"_v\d+\w*$")
 
 
-@dataclass(frozen=True)
-class NameTable:
+class NameTable(namedtuple("NameTable", "modules namespaces stdlib not_distributions "
+                           "companions conda comes_with conda_only conda_only_prefixes")):
     """The curated data file, data/import_names.toml."""
 
+    __slots__ = ()
     modules: dict[str, list[str]]
     namespaces: dict[str, int]
     stdlib: frozenset[str]
@@ -44,10 +47,18 @@ class NameTable:
     conda_only_prefixes: tuple[str, ...]
 
 
+def canonicalize_name(name: str) -> str:
+    """PEP 503's normal form of a distribution name, as `packaging.utils.canonicalize_name`
+    gives it (packaging's module costs ~10 ms to import, more than a small scan)."""
+    value = name.lower().replace("_", "-").replace(".", "-")
+    while "--" in value:
+        value = value.replace("--", "-")
+    return value
+
+
 @lru_cache(maxsize=1)
 def name_table() -> NameTable:
-    text = resources.files("freight").joinpath("data/import_names.toml").read_text("utf-8")
-    data = tomllib.loads(text)
+    data = _table_data()
     modules = {k: [v] if isinstance(v, str) else list(v) for k, v in data["modules"].items()}
     return NameTable(
         modules=modules,
@@ -60,6 +71,39 @@ def name_table() -> NameTable:
         conda_only=frozenset(data["conda_only"]["names"]),
         conda_only_prefixes=tuple(data["conda_only"]["prefixes"]),
     )
+
+
+def _table_data() -> dict:
+    """data/import_names.toml as parsed by tomllib, kept in freight's cache as marshal data
+    (reading that skips ~6 ms of importing tomllib and parsing)."""
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data",
+                        "import_names.toml")
+    try:
+        found = os.stat(path)
+    except OSError:  # not installed as files (a zip): read it through importlib.resources
+        return _parse_table(None)
+    key = (path, found.st_size, found.st_mtime_ns)
+    kept_at = cache.cache_dir() / "import_names.marshal"
+    kept = cache.load(kept_at)
+    if isinstance(kept, tuple) and len(kept) == 2 and kept[0] == key:
+        return kept[1]
+    data = _parse_table(path)
+    if cache.trusted(found.st_mtime_ns, time.time_ns()):
+        cache.store(kept_at, (key, data))
+    return data
+
+
+def _parse_table(path: str | None) -> dict:
+    import tomllib
+
+    if path is None:
+        from importlib import resources
+
+        text = resources.files("freight").joinpath("data/import_names.toml").read_text("utf-8")
+    else:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    return tomllib.loads(text)
 
 
 def is_stdlib(top: str) -> bool:
@@ -97,20 +141,26 @@ class NameResolver:
         self.guessed: set[str] = set()  # names that are only the import name, found nowhere
 
     @cached_property
-    def installed(self) -> dict[str, list[str]]:
+    def environment(self) -> Environment | None:
         if not self.use_environment:
-            return {}
+            return None
         try:
-            found = metadata.packages_distributions()
+            return load_environment()
         except Exception:  # a broken dist-info must not stop the analysis
+            return None
+
+    @cached_property
+    def installed(self) -> dict[str, list[str]]:
+        if self.environment is None:
             return {}
+        found = self.environment.packages_distributions()
         return {top: list(dict.fromkeys(dists)) for top, dists in found.items()}
 
     def _installed_for(self, top: str) -> list[str]:
         """Installed distributions providing `top`. A distribution named like the module is
         checked first: reading every installed distribution's file list costs far more."""
-        if self.use_environment and "installed" not in self.__dict__:
-            named = _named_like(top)
+        if self.environment is not None and "installed" not in self.__dict__:
+            named = _named_like(self.environment, top)
             if named:
                 return named
         return self.installed.get(top, [])
@@ -143,13 +193,7 @@ class NameResolver:
         return self._choose(installed or [top], top, installed)
 
     def _is_installed(self, name: str) -> bool:
-        if not self.use_environment:
-            return False
-        try:
-            metadata.distribution(name)
-        except (metadata.PackageNotFoundError, ValueError):
-            return False
-        return True
+        return self.environment is not None and self.environment.find(name) is not None
 
     def _generic(self, module: str) -> bool:
         parts = module.split(".")
@@ -190,18 +234,13 @@ class NameResolver:
         return candidates[0]
 
 
-def _named_like(top: str) -> list[str]:
+def _named_like(environment: Environment, top: str) -> list[str]:
     """[name] of an installed distribution called `top` that ships module `top`, else []."""
-    try:
-        dist = metadata.distribution(top)
-    except (metadata.PackageNotFoundError, ValueError):
+    found = environment.find(top)
+    if found is None:
         return []
-    try:
-        listed = (dist.read_text("top_level.txt") or "").split()
-        shipped = listed or {str(f).split("/")[0].removesuffix(".py") for f in dist.files or []}
-    except Exception:  # an odd dist-info: let the full map decide
-        return []
-    return [dist.metadata["Name"]] if top in shipped else []
+    name, _, listed, _, shipped = found
+    return [name] if top in (listed or shipped) else []
 
 
 class _Namespace(Exception):
@@ -210,6 +249,8 @@ class _Namespace(Exception):
 
 def _providing(module: str, dists: list[str]) -> list[str]:
     """Of several distributions sharing a top-level name, those that ship `module` itself."""
+    from importlib import metadata  # rare (several distributions share a name): stdlib
+
     path = module.replace(".", "/")
     found = []
     for name in dists:

@@ -18,16 +18,19 @@ from __future__ import annotations
 
 import ast
 import io
+import json
 import re
 import tokenize
 import warnings as _warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
-
 from freight.errors import InputError
 from freight.deps import notebook_shell
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import nbformat
 
 # Cell magics whose body is Python: the body is kept, the magic line is dropped.
 PYTHON_BODY_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun"})
@@ -52,6 +55,7 @@ _WHERE = re.compile(r": cell (\d+), line (\d+): ")
 class CodeCell:
     index: int  # cell number in the notebook (0-based, counting all cells)
     source: str  # IPython syntax replaced by placeholders; same number of lines as the cell
+    tree: ast.Module | None = None  # `source` parsed, when it parses (saves parsing it again)
 
 
 @dataclass
@@ -105,6 +109,7 @@ class ParsedCell:
     magic: CellMagic | None = None
     syntax_error: SyntaxError | None = None
     removals: list[Removal] = field(default_factory=list)
+    tree: ast.Module | None = None  # the neutral rendering parsed (before any removal)
 
     @property
     def body_is_python(self) -> bool:
@@ -148,7 +153,8 @@ def placeholder(indent: str, note: str) -> str:
 def read_notebook(path: Path) -> NotebookCode:
     """The notebook's code cells as parseable Python, its pip requirements and warnings."""
     found = analyze_notebook(path)
-    cells = [CodeCell(c.index, "\n".join(neutral_lines(c))) for c in found.cells]
+    cells = [CodeCell(c.index, "\n".join(neutral_lines(c)), None if c.removals else c.tree)
+             for c in found.cells]
     return NotebookCode(
         path=found.path,
         cells=cells,
@@ -180,6 +186,11 @@ def load_notebook(path: Path) -> nbformat.NotebookNode:
     """nbformat v3 or v4, upgraded to v4; any failure is a one-line InputError."""
     if not path.exists():
         raise InputError("notebook not found", fix="check the path", path=path)
+    plain = _plain_v4(path)
+    if plain is not None:
+        return plain
+    import nbformat  # a tenth of a second to import, with its validation: only when needed
+
     try:
         with _warnings.catch_warnings():
             _warnings.simplefilter("ignore")  # nbformat warns about missing cell ids
@@ -196,12 +207,48 @@ def load_notebook(path: Path) -> nbformat.NotebookNode:
     return notebook
 
 
+class _Node(dict):
+    """A dict read like nbformat's NotebookNode (`cell.cell_type`)."""
+
+    def __getattr__(self, name: str):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def _plain_v4(path: Path) -> _Node | None:
+    """A v4 notebook as nbformat.read(path, as_version=4) gives its cells, read with json
+    alone; None for anything else (other versions, odd or broken files), which nbformat
+    reads, converts or reports. nbformat would also validate it, but only to log a
+    message that `freight deps` does not show."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if not (isinstance(data, dict) and type(data.get("nbformat")) is int and data["nbformat"] == 4
+            and isinstance(data.get("metadata"), dict) and isinstance(data.get("cells"), list)):
+        return None
+    cells = []
+    for cell in data["cells"]:
+        if not isinstance(cell, dict) or not isinstance(cell.get("metadata"), dict):
+            return None
+        source = cell.get("source")
+        if isinstance(source, list):
+            if not all(isinstance(line, str) for line in source):
+                return None
+            cell = {**cell, "source": "".join(source)}  # as nbformat's rejoin_lines
+        cells.append(_Node(cell))
+    return _Node({**data, "cells": cells})
+
+
 def _first_line(exc: Exception) -> str:
     text = str(exc).strip().splitlines()
     return (text[0] if text else type(exc).__name__)[:200]
 
 
-def cell_text(cell: nbformat.NotebookNode) -> str:
+def cell_text(cell: dict) -> str:
     """A cell's source as one string (notebooks store it as a string or a list of lines)."""
     source = cell.get("source", "")
     text = "".join(source) if isinstance(source, list) else str(source)
@@ -272,7 +319,7 @@ def _inside_statement(previous: list[str]) -> bool:
 
 def _finish(cell: ParsedCell) -> ParsedCell:
     try:
-        ast.parse("\n".join(neutral_lines(cell)))
+        cell.tree = ast.parse("\n".join(neutral_lines(cell)))
     except SyntaxError as exc:
         cell.syntax_error = exc
     return cell
@@ -345,7 +392,10 @@ def _find_removals(path: Path, cells: list[ParsedCell], data_paths, warn: list[s
     for cell in cells:
         if cell.syntax_error is not None:
             continue
-        tree = ast.parse("\n".join(neutral_lines(cell)))
+        text = "\n".join(neutral_lines(cell))
+        if not colab_names and "colab" not in text and "get_ipython" not in text:
+            continue  # nothing here can be Colab- or IPython-only (see _removal_for)
+        tree = cell.tree or ast.parse(text)
         for node in _unguarded_simple_statements(tree.body):
             removal = _removal_for(node, colab_names, data_paths)
             if removal is not None:

@@ -8,34 +8,32 @@ the network: a package that is not installed here stays unpinned, with a warning
 
 from __future__ import annotations
 
-from importlib import metadata
-
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-
+from freight.deps.environment import Environment, load_environment
 from freight.deps.models import NeededPackage
 
 
-def installed_version(name: str) -> str | None:
-    try:
-        return metadata.version(name)
-    except (metadata.PackageNotFoundError, ValueError):
-        return None
+def installed_version(name: str, environment: Environment | None = None) -> str | None:
+    """The version `importlib.metadata.version(name)` gives, or None when not installed."""
+    found = (environment or load_environment()).find(name)
+    return found[1] if found else None
 
 
 def pin_locally(packages: list[NeededPackage]) -> list[str]:
     """Pin each package to its installed version, in place; returns warnings."""
     warnings = []
+    environment = load_environment()
     for package in packages:
         if package.url:
             continue  # a direct URL is already as pinned as it gets
-        problem = _pin(package)
+        problem = _pin(package, installed_version(package.name, environment))
         if problem:
             warnings.append(f"{package.name}: {problem}")
     return warnings
 
 
-def _pin(package: NeededPackage) -> str:
-    version = installed_version(package.name)
+def _pin(package: NeededPackage, version: str | None) -> str:
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
     if version is None:
         return "" if package.specifier else "not installed here; left unpinned"
     if not package.specifier:

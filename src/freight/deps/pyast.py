@@ -8,6 +8,7 @@ A reason of "" means a hard need; any other text says why the import is optional
 from __future__ import annotations
 
 import ast
+import bisect
 import re
 
 # (dotted module, line, reason); reason "" = hard.
@@ -41,10 +42,12 @@ _NAME = re.compile(r"[A-Za-z_][\w.]*$")
 
 
 def imports_in_tree(
-    tree: ast.Module, line_offset: int = 0, calls: bool = True, reason: str = ""
+    tree: ast.Module, line_offset: int = 0, calls: bool | list[int] = True, reason: str = ""
 ) -> list[RawImport]:
     """Imports of a parsed module; `line_offset` is added to every line number, `reason`
-    is the context of the whole text (LAZY_REASON for a block inside a function)."""
+    is the context of the whole text (LAZY_REASON for a block inside a function).
+    `calls`: whether to look for string imports in expressions; a list of (sorted) line
+    numbers limits that to the expressions spanning one of those lines."""
     collector = Collector(line_offset, calls)
     collector.body(tree.body, reason)
     return collector.found
@@ -66,9 +69,10 @@ def stronger(outer: str, inner: str) -> str:
 class Collector:
     """Walks statements (not expressions) and records imports with their context."""
 
-    def __init__(self, line_offset: int, want_calls: bool):
+    def __init__(self, line_offset: int, want_calls: bool | list[int]):
         self.offset = line_offset
-        self.want_calls = want_calls
+        self.want_calls = bool(want_calls)
+        self.call_lines = want_calls if isinstance(want_calls, list) else None
         self.found: list[RawImport] = []
 
     def add(self, module: str, node: ast.AST, reason: str) -> None:
@@ -142,11 +146,20 @@ class Collector:
 
     def calls_in(self, expr: ast.AST, reason: str) -> None:
         """String imports: import_module("x"), __import__("x"), find_spec("x")."""
-        if not self.want_calls:
+        if not self.want_calls or not self.may_call(expr):
             return
         for call in ast.walk(expr):
             if isinstance(call, ast.Call):
                 self.string_import(call, reason)
+
+    def may_call(self, expr: ast.AST) -> bool:
+        """Whether `expr` spans a line that names a string importer (walking every
+        expression of a long module for them would cost more than parsing it)."""
+        first = getattr(expr, "lineno", None)
+        if self.call_lines is None or first is None:
+            return True
+        index = bisect.bisect_left(self.call_lines, first)
+        return index < len(self.call_lines) and self.call_lines[index] <= expr.end_lineno
 
     def string_import(self, call: ast.Call, reason: str) -> None:
         name = _callee_name(call.func)
@@ -190,32 +203,38 @@ def _suppresses_import_error(node: ast.With) -> bool:
 
 
 def _guard_reason(test: ast.AST) -> str:
-    """Why an `if` makes its imports optional, or "" when it does not."""
+    """Why an `if` makes its imports optional, or "" when it does not. A Colab test
+    anywhere wins over the other guards, so one walk looks for it and for them."""
     if _callee_name(test) == "TYPE_CHECKING":
         return TYPE_CHECKING_REASON
-    if _mentions_colab(test):
-        return COLAB_REASON
+    found = ""
+    for node in ast.walk(test):
+        if _mentions_colab(node):
+            return COLAB_REASON
+        found = found or _probe_reason(node)
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
         if _callee_name(test.operand) == "TYPE_CHECKING":
             return "not " + TYPE_CHECKING_REASON
-    for node in ast.walk(test):
-        if isinstance(node, ast.Call) and _callee_name(node.func) in _SPEC_PROBES:
-            return FIND_SPEC_REASON
-        if _is_platform(node):
-            return PLATFORM_REASON
-        if isinstance(node, (ast.Name, ast.Attribute)) and _AVAILABILITY.search(_callee_name(node)):
-            return AVAILABILITY_REASON
+    return found
+
+
+def _probe_reason(node: ast.AST) -> str:
+    """The guard one node of an `if` test makes: a find_spec probe, a platform or an
+    availability check ("" for none)."""
+    if isinstance(node, ast.Call) and _callee_name(node.func) in _SPEC_PROBES:
+        return FIND_SPEC_REASON
+    if _is_platform(node):
+        return PLATFORM_REASON
+    if isinstance(node, (ast.Name, ast.Attribute)) and _AVAILABILITY.search(_callee_name(node)):
+        return AVAILABILITY_REASON
     return ""
 
 
-def _mentions_colab(test: ast.AST) -> bool:
+def _mentions_colab(node: ast.AST) -> bool:
     """`if 'google.colab' in sys.modules:`, `if IN_COLAB:`: setup for the hosted notebook."""
-    for node in ast.walk(test):
-        text = node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else ""
-        text = text or (_callee_name(node) if isinstance(node, (ast.Name, ast.Attribute)) else "")
-        if "colab" in text.lower():
-            return True
-    return False
+    text = node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else ""
+    text = text or (_callee_name(node) if isinstance(node, (ast.Name, ast.Attribute)) else "")
+    return "colab" in text.lower()
 
 
 def _is_platform(node: ast.AST) -> bool:

@@ -24,10 +24,9 @@ from functools import lru_cache
 from freight.deps.pyast import LAZY_REASON, OPTIONAL_IMPORTER, RawImport, from_modules
 from freight.deps.pyast import imports_in_tree
 
-CALL_WORDS = ("import_", "find_")  # substrings of the names _CALLS finds, checked first
+CALL_WORDS = ("import_", "find_")  # substrings of the names _CALL finds, checked first
 _CALLERS = ("import_module", "__import__", "find_spec", "find_loader")
-_CALLS = [re.compile(name + r"[ \t]*\(") for name in _CALLERS]
-_IMPORT_KEYWORD = re.compile(r"import\b")
+_CALL = re.compile(f"(?:{'|'.join(_CALLERS)})[ \\t]*\\(")
 _FROM_HEAD = re.compile(r"from[ \t]+(?:\.+[ \t]*|\.*[\w.]+[ \t]+)")
 _WORD = re.compile(r"[A-Za-z_]\w*|.", re.S)
 _TOP_STATEMENT = re.compile(r"\n(?!(?:else|elif|except|finally)\b)[A-Za-z_@]")
@@ -47,7 +46,7 @@ _SIMPLE_LINE = re.compile(
     re.M,
 )
 _ONE_LINE_STRINGS = re.compile(r"'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\"")
-# Python 2 statements; each pattern starts with a literal so `re` scans for it quickly.
+# Python 2 statements, each found by its first word (str.find outruns a regex search).
 _PY2 = (
     ("print ", re.compile(r"print[ \t]+[^\s(=.,)\]}:;]")),
     ("exec ", re.compile(r"exec[ \t]+[\"'A-Za-z_]")),
@@ -70,18 +69,39 @@ def fast_imports(text: str) -> list[RawImport]:
     outside = OutsideStrings(triple_string_spans(text))
     if _looks_like_python2(text, outside):
         raise NeedsFullParse
-    plan = _Plan(text, outside)
-    plan.simple = _simple_lines(text, outside)
-    for match in _IMPORT_KEYWORD.finditer(text):
-        plan.place(match.start())
-    if any(word in text for word in CALL_WORDS):
-        for pattern in _CALLS:
-            plan.tricky += [m.start() for m in pattern.finditer(text) if outside(m.start())]
+    plan, calls = _Plan(text, outside), []
+    for pos in _occurrences(text, "import"):
+        after = text[pos + 6 : pos + 7]
+        if after == "_":  # import_module( or __import__( may start here (or 2 before)
+            calls += [pos, pos - 2] if pos >= 2 else [pos]
+        elif not after.isalnum():  # `import\b`: the keyword
+            plan.place(pos)
+    if "find_" in text:
+        calls += _occurrences(text, "find_")
+    plan.tricky += [pos for pos in calls if _CALL.match(text, pos) and outside(pos)]
     return plan.parse()
+
+
+def _occurrences(text: str, word: str):
+    """Where `word` occurs in `text`, overlaps included. Each file is scanned for a few
+    words; str.find does that several times faster than a regex search."""
+    pos = text.find(word)
+    while pos >= 0:
+        yield pos
+        pos = text.find(word, pos + 1)
 
 
 def has_calls(text: str) -> bool:
     return any(word in text for word in CALL_WORDS)
+
+
+def call_lines(text: str) -> list[int]:
+    """The lines (1-based, sorted) that name a string importer or a spec probe; only the
+    expressions spanning them can hold `import_module("x")` and the like."""
+    if not has_calls(text):
+        return []
+    found = {pos for name in _CALLERS for pos in _occurrences(text, name)}
+    return sorted({text.count("\n", 0, pos) + 1 for pos in found})
 
 
 # ---- strings --------------------------------------------------------------------------
@@ -109,7 +129,9 @@ def triple_string_spans(text: str) -> list[tuple[int, int]]:
 def _opens_string(text: str, start: int, last_end: int) -> bool:
     """A triple quote starts a string unless it sits in a comment or a one-line string."""
     line_start = max(text.rfind("\n", 0, start) + 1, last_end)
-    before = _ONE_LINE_STRINGS.sub("", text[line_start:start])
+    before = text[line_start:start]
+    if "'" in before or '"' in before:
+        before = _ONE_LINE_STRINGS.sub("", before)
     return "#" not in before and "'" not in before and '"' not in before
 
 
@@ -125,11 +147,27 @@ def _closing_quote(text: str, pos: int, quote: str) -> int:
 
 
 class OutsideStrings:
-    """Tells whether a position is outside every triple-quoted string."""
+    """Tells whether a position is outside every triple-quoted string (and keeps other
+    facts about the same text that are costly to find twice)."""
 
     def __init__(self, spans: list[tuple[int, int]]):
         self.starts = [start for start, _ in spans]
         self.spans = spans
+        self._code_lines: dict[int, tuple[list[int], list[int]]] = {}
+
+    def code_lines(self, text: str, width: int) -> tuple[list[int], list[int]]:
+        """Starts and indents of the text's lines of code (not blank, not a comment)
+        indented at most `width`, in order."""
+        if width not in self._code_lines:
+            found = [(m.start() + 1, len(m.group(1)))
+                     for m in _lines_indented_at_most(width).finditer(text)]
+            newline = text.find("\n")
+            first = text if newline < 0 else text[:newline]  # no newline before it
+            code = first.lstrip(" \t")
+            if code and code[0] != "#" and len(first) - len(code) <= width:
+                found.insert(0, (0, len(first) - len(code)))
+            self._code_lines[width] = ([f[0] for f in found], [f[1] for f in found])
+        return self._code_lines[width]
 
     def __call__(self, pos: int) -> bool:
         index = bisect.bisect_right(self.starts, pos) - 1
@@ -138,10 +176,16 @@ class OutsideStrings:
 
 def _looks_like_python2(text: str, outside: OutsideStrings) -> bool:
     for word, pattern in _PY2:
-        if word in text:
-            for match in pattern.finditer(text):
-                line_start = text.rfind("\n", 0, match.start()) + 1
-                if not text[line_start : match.start()].strip() and outside(match.start()):
+        if word not in text:  # the word and a space: rare outside Python 2 and docs
+            continue
+        # Each pattern needs the word then a space or tab: only those places are checked.
+        tabbed = word.replace(" ", "\t")
+        found = [*_occurrences(text, word)]
+        found += _occurrences(text, tabbed) if tabbed in text else []
+        for pos in found:
+            if pattern.match(text, pos):
+                line_start = text.rfind("\n", 0, pos) + 1
+                if not text[line_start:pos].strip() and outside(pos):
                     return True
     return False
 
@@ -163,16 +207,18 @@ class _Plan:
         text = self.text
         if pos and (text[pos - 1].isalnum() or text[pos - 1] == "_"):
             return  # part of a longer name
+        if not self.outside(pos):
+            return  # in a docstring (an example's `from x import y`)
         line_start = text.rfind("\n", 0, pos) + 1
         if line_start in self.simple:
             return  # a plain one-line import at column 0, already read
+        if (pos == line_start or text[line_start] == "f") and self.read_simple(line_start):
+            return
         before = text[line_start:pos]
         lead = before.lstrip(" \t")
         if lead and not _FROM_HEAD.fullmatch(lead):
-            if (":" in before or ";" in before) and self.outside(pos):
+            if ":" in before or ";" in before:
                 self.tricky.append(pos)  # `try: import x`, `a = 1; import b`
-            return
-        if not self.outside(pos):
             return
         indent = len(before) - len(lead)
         if line_start >= 2 and text[line_start - 2] == "\\":
@@ -181,6 +227,15 @@ class _Plan:
             self.statements.append((line_start, ""))
         else:
             self.place_nested(pos, line_start, indent)
+
+    def read_simple(self, line_start: int) -> bool:
+        """Read a plain one-line import at column 0 (most imports look like that) with one
+        regex match, outside strings; False when the line is anything else."""
+        match = _SIMPLE_LINE.match(self.text, line_start)
+        if match is None:  # (outside strings: `place` checked the import on this line)
+            return False
+        self.simple[line_start] = _simple_modules(match)
+        return True
 
     def place_nested(self, pos: int, line_start: int, indent: int) -> None:
         found = _outermost_guard(self.text, line_start, indent, self.outside)
@@ -277,18 +332,28 @@ def _lines_indented_at_most(width: int) -> re.Pattern:
 def _previous_line(text, before: int, width: int, outside, skip_closers: bool = False):
     """(line start, indent) of the nearest code line above `before` indented at most `width`.
 
-    Walks up line by line: the header of a block is usually a few lines away."""
+    The candidates (not blank, not a comment, indented at most `width`) in the 2 KB above
+    `before` are found by a regex, nearest first. The header of a long function's body is
+    often further up: then all candidates of the text are listed once (per width) and the
+    nearest one found by bisection.
+    """
     end = before - 1
-    while end > 0:
-        start = text.rfind("\n", 0, end) + 1
-        line = text[start:end]
-        code = line.lstrip(" \t")
-        indent = len(line) - len(code)
-        if code and code[0] != "#" and indent <= width and outside(start + indent):
-            if not (skip_closers and code[0] in _CLOSERS):
-                return start, indent
-        end = start - 1
+    if end <= 0:
+        return None
+    low = max(0, end - 2048)
+    for match in reversed(list(_lines_indented_at_most(width).finditer(text, low, end))):
+        start, indent = match.start() + 1, len(match.group(1))
+        if _fits(text, start, indent, outside, skip_closers):
+            return start, indent
+    starts, indents = outside.code_lines(text, width)
+    for i in range(bisect.bisect_right(starts, low) - 1, -1, -1):
+        if _fits(text, starts[i], indents[i], outside, skip_closers):
+            return starts[i], indents[i]
     return None
+
+
+def _fits(text: str, start: int, indent: int, outside, skip_closers: bool) -> bool:
+    return outside(start + indent) and not (skip_closers and text[start + indent] in _CLOSERS)
 
 
 def _block_end(text: str, start: int, indent: int, outside) -> int:
@@ -349,7 +414,7 @@ def _parse(source: str, line_offset: int, calls: bool, reason: str = "") -> list
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         raise NeedsFullParse from None
-    return imports_in_tree(tree, line_offset, calls, reason)
+    return imports_in_tree(tree, line_offset, call_lines(source) if calls else False, reason)
 
 
 def _parse_statements(text: str, statements: list[tuple[int, str]]) -> list[RawImport]:
@@ -373,16 +438,6 @@ def _parse_statements(text: str, statements: list[tuple[int, str]]) -> list[RawI
     for module, number, _ in _parse("\n".join(pieces), 0, False) if pieces else []:
         index = bisect.bisect_right(firsts, number) - 1
         found.append((module, number + offsets[index], reasons[index]))
-    return found
-
-
-def _simple_lines(text: str, outside: OutsideStrings) -> dict[int, list[str]]:
-    """Line start -> modules, for one-line plain imports at column 0, read in one pass
-    (most imports look like that, and a regex over the text beats Python per statement)."""
-    found = {}
-    for match in _SIMPLE_LINE.finditer(text):
-        if outside(match.start()):
-            found[match.start()] = _simple_modules(match)
     return found
 
 

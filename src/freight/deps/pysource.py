@@ -11,7 +11,7 @@ import ast
 import re
 
 from freight.deps.pyast import RawImport, imports_in_tree
-from freight.deps.pyfast import NeedsFullParse, OutsideStrings, fast_imports, has_calls
+from freight.deps.pyfast import NeedsFullParse, OutsideStrings, call_lines, fast_imports
 from freight.deps.pyfast import triple_string_spans
 
 # (line, message)
@@ -22,13 +22,16 @@ _NAME = re.compile(r"[A-Za-z_][\w.]*$")
 
 
 def imports_in_source(
-    text: str, check_syntax: bool = False
+    text: str, check_syntax: bool = False, tree: ast.Module | None = None
 ) -> tuple[list[RawImport], list[RawWarning]]:
     """All imports in `text` with their line and reason ("" = hard), plus warnings.
 
     The fast path does not parse code without imports, so a syntax error there goes
     unnoticed; `check_syntax` parses everything (cheap for a notebook cell) to report it.
+    `tree` is `text` already parsed, if the caller has it.
     """
+    if tree is not None and "\r" not in text and "\0" not in text:
+        return imports_in_tree(tree, 0, call_lines(text)), []
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if "\0" in text:
@@ -44,7 +47,7 @@ def imports_in_source(
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         return _recovered(text, exc)
-    return imports_in_tree(tree, 0, has_calls(text)), []
+    return imports_in_tree(tree, 0, call_lines(text)), []
 
 
 def _recovered(text: str, exc: Exception) -> tuple[list[RawImport], list[RawWarning]]:

@@ -11,18 +11,19 @@ from __future__ import annotations
 
 import os
 import posixpath
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from collections import namedtuple
 from pathlib import Path
 
-from freight.deps.models import FoundImport
+from freight.deps.models import FoundImport, Record
 from freight.deps.pyast import LAZY_REASON
 from freight.deps.pysource import imports_in_source
 from freight.errors import FreightError
 
 PY_SIZE_LIMIT = 10 * 1024 * 1024  # bigger .py files are generated data, not code
 NOTEBOOK_SIZE_LIMIT = 100 * 1024 * 1024  # notebooks carry their outputs (plots) inline
-PARALLEL_MIN_FILES = 300  # below this, starting worker processes costs more than it saves
+# Below these (files, bytes to read), starting worker processes costs more than it saves.
+PARALLEL_MIN_FILES = 50
+PARALLEL_MIN_BYTES = 8 * 1024 * 1024
 PY_SUFFIXES = (".py", ".pyw")
 EXTENSION_SUFFIXES = (".so", ".pyd")
 SKIP_DIRS = {
@@ -54,21 +55,27 @@ TOOL_FILES = {
 BUILD_DIRS = {"_build_utils", "build_utils", "_build", "build_tools"}
 
 
-@dataclass
-class SourceTree:
+class SourceTree(Record):
     """The sources of one analysis and the module names local to the project."""
 
-    root: Path  # the folder (a single script's or notebook's own folder)
-    files: list[str]  # .py files, relative posix paths
-    notebooks: list[str]  # .ipynb files, relative posix paths
-    warnings: list[str] = field(default_factory=list)
-    modules: dict[str, set[str]] = field(default_factory=dict)  # dir -> importable names
-    package_roots: set[str] = field(default_factory=set)
-    packages: set[str] = field(default_factory=set)  # folders with an __init__.py
-    root_parents: dict[str, set[str]] = field(default_factory=dict)  # package root -> folders
-    single: bool = False  # PATH was one file
-    project_root: Path | None = None  # where a single file's declarations are read
-    demote_examples: bool = True  # examples/docs count as optional (there is other code)
+    __slots__ = ("root", "files", "notebooks", "warnings", "modules", "package_roots",
+                 "packages", "root_parents", "single", "project_root", "demote_examples",
+                 "stats")
+
+    def __init__(self, root: Path, files: list[str], notebooks: list[str], single=False,
+                 demote_examples: bool = True):
+        self.root = root  # the folder (a single script's or notebook's own folder)
+        self.files = files  # .py files, relative posix paths
+        self.notebooks = notebooks  # .ipynb files, relative posix paths
+        self.warnings: list[str] = []
+        self.modules: dict[str, set[str]] = {}  # dir -> importable names
+        self.package_roots: set[str] = set()
+        self.packages: set[str] = set()  # folders with an __init__.py
+        self.root_parents: dict[str, set[str]] = {}  # package root -> folders
+        self.single = single  # PATH was one file
+        self.project_root: Path | None = None  # where a single file's declarations are read
+        self.demote_examples = demote_examples  # examples/docs optional (there is other code)
+        self.stats: dict[str, tuple[int, int]] = {}  # rel -> (size, mtime_ns)
 
     def is_local(self, top: str, importer: str) -> bool:
         """Whether `import top` in file `importer` finds a module of the project."""
@@ -175,13 +182,20 @@ def _visit_dir(entry: os.DirEntry, rel: str, real_dir: str, tree, stack, seen) -
 def _visit_file(entry: os.DirEntry, rel: str, tree: SourceTree, extensions: list[str]) -> None:
     name = entry.name
     if name.endswith(PY_SUFFIXES):
-        if _small_enough(entry.stat().st_size, PY_SIZE_LIMIT, rel, tree):
+        if _small_enough(_stat(entry, rel, tree), PY_SIZE_LIMIT, rel, tree):
             tree.files.append(rel)
     elif name.endswith(".ipynb"):
-        if _small_enough(entry.stat().st_size, NOTEBOOK_SIZE_LIMIT, rel, tree):
+        if _small_enough(_stat(entry, rel, tree), NOTEBOOK_SIZE_LIMIT, rel, tree):
             tree.notebooks.append(rel)
     elif name.endswith(EXTENSION_SUFFIXES):
         extensions.append(rel)
+
+
+def _stat(entry: os.DirEntry, rel: str, tree: SourceTree) -> int:
+    """The file's size; its (size, mtime) is kept for the scan cache."""
+    found = entry.stat()
+    tree.stats[rel] = (found.st_size, found.st_mtime_ns)
+    return found.st_size
 
 
 def _small_enough(size: int, limit: int, rel: str, tree: SourceTree) -> bool:
@@ -270,45 +284,81 @@ def _holds_python(folder: Path) -> bool:
 
 
 # (dotted module, line, reason or "" for a hard need, notebook cell or None): plain tuples,
-# because thousands of them cross from worker processes and dataclasses pickle slowly.
+# because thousands of them cross from worker processes and objects pickle slowly.
 ScannedImport = tuple[str, int, str, "int | None"]
 
 
-@dataclass
-class FileScan:
-    """What one file holds. For notebooks also its `!pip install` lines and `%load_ext`s."""
+class FileScan(namedtuple("FileScan", "path imports warnings pip_requirements notebook",
+                          defaults=((), False))):
+    """What one file holds: its imports and warnings; for notebooks also their
+    `!pip install` requirements."""
 
+    __slots__ = ()
     path: str
     imports: list[ScannedImport]
     warnings: list[str]
-    pip_requirements: list[str] = field(default_factory=list)
-    notebook: bool = False
+    pip_requirements: list[str] | tuple[()]
+    notebook: bool
 
 
 def scan(tree: SourceTree, paths: list[str] | None = None, workers: int | None = None,
-         ) -> list[FileScan]:
-    """Scan the given files of the tree (default: all), in worker processes when many."""
+         cache: bool = False) -> list[FileScan]:
+    """Scan the given files of the tree (default: all), in worker processes when many.
+    With `cache`, files unchanged since an earlier run are not read again (scancache.py)."""
     jobs = paths if paths is not None else tree.files + tree.notebooks
+    if not cache:
+        return _scan_all(tree, jobs, workers)
+    from freight.deps.scancache import ScanCache
+
+    kept = ScanCache(tree.root)
+    stats = {rel: tree.stats.get(rel) or _stat_path(tree.root / rel) for rel in jobs}
+    found = {rel: kept.get(rel, stats[rel]) for rel in jobs}
+    missing = [rel for rel in jobs if found[rel] is None]
+    found.update((s.path, s) for s in _scan_all(tree, missing, workers))
+    scans = [found[rel] for rel in jobs]
+    kept.save(scans, stats)
+    return scans
+
+
+def _stat_path(path: Path) -> tuple[int, int] | None:
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return (found.st_size, found.st_mtime_ns)
+
+
+def _scan_all(tree: SourceTree, jobs: list[str], workers: int | None) -> list[FileScan]:
+    """Scan every file in `jobs`, in their order."""
+    root = tree.root
+    size = sum(tree.stats.get(rel, (0, 0))[0] for rel in jobs)
+    if len(jobs) < PARALLEL_MIN_FILES or size < PARALLEL_MIN_BYTES:
+        return [scan_file(root, rel) for rel in jobs]
     cpus = workers or _idle_cpus()
-    if cpus < 2 or len(jobs) < PARALLEL_MIN_FILES:
-        return [scan_file(tree.root, rel) for rel in jobs]
+    if cpus < 2:
+        return [scan_file(root, rel) for rel in jobs]
+    from concurrent.futures import ProcessPoolExecutor  # ~10 ms to import: only when used
+
     batches = [jobs[i::cpus * 4] for i in range(cpus * 4)]
     try:
         with ProcessPoolExecutor(max_workers=cpus) as pool:
-            results = list(pool.map(_scan_batch, [(tree.root, batch) for batch in batches]))
+            results = list(pool.map(_scan_batch, [(root, batch) for batch in batches]))
     except (OSError, RuntimeError):  # no processes here (a sandbox): scan in this one
-        return [scan_file(tree.root, rel) for rel in jobs]
-    return sorted((scanned for batch in results for scanned in batch), key=lambda s: s.path)
+        return [scan_file(root, rel) for rel in jobs]
+    by_path = {scanned.path: scanned for batch in results for scanned in batch}
+    return [by_path[rel] for rel in jobs]
 
 
 def _idle_cpus() -> int:
-    """CPUs free for worker processes (at most 8): on a busy machine they only add cost."""
+    """CPUs free for worker processes (at most 8): on a busy machine they only add cost.
+    The load average counts this process too (and, when freight runs in a loop, the runs
+    before it): one unit of it is ours."""
     if hasattr(os, "sched_getaffinity"):
         count = len(os.sched_getaffinity(0))
     else:
         count = os.cpu_count() or 1
     try:
-        busy = os.getloadavg()[0]
+        busy = max(0.0, os.getloadavg()[0] - 1.0)
     except OSError:
         busy = 0.0
     return max(1, min(8, round(count - busy)))
@@ -324,7 +374,8 @@ def scan_file(root: Path, rel: str) -> FileScan:
     if rel.endswith(".ipynb"):
         return _scan_notebook(root, rel)
     try:
-        data = (root / rel).read_bytes()
+        with open(os.path.join(root, rel), "rb") as source:  # (no Path made per file)
+            data = source.read()
     except OSError as exc:
         return FileScan(rel, [], [f"{rel}: cannot read ({exc.strerror}); skipped"])
     text, problem = decode_source(data)
@@ -340,10 +391,15 @@ def found_import(path: str, item: ScannedImport, path_reason: str, library: bool
     An import inside a function is optional in library code (a package's lazy import of an
     optional dependency) and a need in scripts and notebooks."""
     module, line, reason, cell = item
+    reason = import_reason(reason, path_reason, library)
+    return FoundImport(module, path, line, bool(reason), reason or "import", cell)
+
+
+def import_reason(reason: str, path_reason: str, library: bool) -> str:
+    """Why an import is optional ("" for a need): its own context, else its file's."""
     if reason == LAZY_REASON and not library:
         reason = ""
-    reason = reason or path_reason
-    return FoundImport(module, path, line, bool(reason), reason or "import", cell)
+    return reason or path_reason
 
 
 def decode_source(data: bytes) -> tuple[str, tuple[int, str] | None]:
@@ -392,7 +448,7 @@ def _scan_notebook(root: Path, rel: str) -> FileScan:
         return FileScan(rel, [], [f"{rel}: cannot read ({exc.strerror}); skipped"], notebook=True)
     imports, warnings = [], list(notebook.warnings)
     for cell in notebook.cells:
-        found, raw_warnings = imports_in_source(cell.source, check_syntax=True)
+        found, raw_warnings = imports_in_source(cell.source, check_syntax=True, tree=cell.tree)
         imports += [(module, line, why, cell.index) for module, line, why in found]
         warnings += [f"{rel}:cell{cell.index}:{line}: {message}" for line, message in raw_warnings]
     imports += [(name, 0, "", None) for name in notebook.load_ext if name not in IPYTHON_EXTENSIONS]

@@ -1,10 +1,11 @@
 """From what the user typed to a submitted run: the `freight run` pipeline.
 
-    RunRequest ─▶ resolve the source (script, notebook, folder, command) ─▶ Config (file + flags)
+    RunRequest ─▶ resolve the source (script, notebook, folder, command) ─▶ Config (profile + file + flags)
                ─▶ Job (command, sweep tasks, resources, requirements) ─▶ environment (current/venv)
                ─▶ RunStore.create_run ─▶ Target.check/submit ─▶ RunStore.mark_submitted
 
-Nothing here waits on tasks; runs/watch.py follows them.
+Nothing here waits on tasks (runs/watch.py follows them), except --smoke-first, which waits
+for the first row before submitting the rest.
 """
 
 from __future__ import annotations
@@ -13,18 +14,21 @@ import hashlib
 import os
 import shutil
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from freight.errors import ConfigError, InputError
+from freight.errors import ConfigError, FreightError, InputError
+from freight.fsutil import read_json, write_json_atomic
 from freight.runs.store import RunRecord, RunStore
 from freight.sched import get_target
 from freight.spec.config import Config, load_config, merge_cli
 from freight.spec.job import Container, EnvMode, Job, Preemption
 from freight.spec.resources import Resources
+from freight.spec.state import TaskState
 from freight.spec.sweep import expand_params
 
 PYTHON_COMMANDS = ("python", "python3")
+SMOKE_LIMIT_S = 600  # --smoke-first: the first row's time limit (or the task's, when shorter)
 
 
 @dataclass
@@ -52,8 +56,10 @@ class Source:
 
 def build_job(request: RunRequest, home: Path) -> tuple[Job, Config, list[str]]:
     """The Job the request describes, the merged config, and notes for the user."""
+    from freight.sites.profile import apply_profile
+
     source = resolve_source(request, home)
-    config = merge_cli(source.config, **request.overrides)
+    config = apply_profile(merge_cli(source.config, **request.overrides))  # the site's underneath
     command = config.command if request.source is None or source.command == [] else source.command
     if not command:
         raise InputError(
@@ -65,6 +71,7 @@ def build_job(request: RunRequest, home: Path) -> tuple[Job, Config, list[str]]:
     tasks = expand_params(config.sweep.params, mode=config.sweep.mode, sweep_file=sweep_file,
                           random_n=config.sweep.random, seed=config.sweep.seed)
     requirements, notes = _requirements(source, config, command)
+    target_options = _target_options(config.targets.get(config.target, {}), request.target_options)
     job = Job(
         name=config.name or _default_name(request, command),
         command=list(command),
@@ -77,8 +84,8 @@ def build_job(request: RunRequest, home: Path) -> tuple[Job, Config, list[str]]:
         max_parallel=config.max_parallel,
         container=_container(config),
         pack=config.pack or 1,
-        preemption=Preemption(**config.preemption.model_dump()),
-        target_options=_target_options(config.targets.get(config.target, {}), request.target_options),
+        preemption=_preemption(config, target_options),
+        target_options=target_options,
     )
     return job, config, source.notes + notes
 
@@ -178,6 +185,15 @@ def _container(config: Config) -> Container | None:
     return Container(image=wanted.image, engine=wanted.engine, mounts=list(wanted.mounts))
 
 
+def _preemption(config: Config, target_options: dict) -> Preemption:
+    """[preemption]; `[targets.slurm] signal`, the older spelling, gives its signal too, so the
+    task wrapper warns and checkpoints on it (a disagreement is the Slurm target's error)."""
+    wanted = config.preemption.model_dump()
+    if wanted["signal"] is None and isinstance(target_options.get("signal"), str):
+        wanted["signal"] = target_options["signal"]
+    return Preemption(**wanted)
+
+
 def _resources(config: Config) -> Resources:
     wanted = {k: v for k, v in config.resources.model_dump().items() if v is not None}
     renamed = {"mem": "mem_mb", "time": "time_s", "disk": "disk_mb"}
@@ -195,6 +211,8 @@ def prepare(job: Job) -> tuple[Job, str]:
     """Pick (and build, once) the environment the tasks' `python` runs in."""
     from freight.engines.venv import prepare_environment, shim_pythonpath
 
+    if job.container is not None:  # the image brings its own python (engines/wrap.py)
+        return job, f"the python3 of image {job.container.image}"
     if job.command[0] not in PYTHON_COMMANDS and not job.requirements:
         return job.model_copy(update={"python": sys.executable}), "this interpreter"
     env = prepare_environment(job.requirements, job.env_mode)
@@ -205,14 +223,74 @@ def prepare(job: Job) -> tuple[Job, str]:
     return job.model_copy(update={"python": env.python, "env": extra_env}), env.reason
 
 
-def submit(store: RunStore, job: Job, target_name: str) -> RunRecord:
-    """Create the run (committed first: nothing is lost if submitting fails) and submit it."""
+class SmokeTestFailed(FreightError):
+    """--smoke-first: the first row did not succeed, so the rest of the sweep was not submitted."""
+
+    exit_code = 1  # the work itself failed (see freight.cli), unlike bad input (2)
+
+    def __init__(self, problem: str, *, run_id: str, **where):
+        super().__init__(problem, **where)
+        self.run_id = run_id
+
+
+def submit(store: RunStore, job: Job, target_name: str, *, smoke_first: bool = False,
+           smoke_limit_s: int = SMOKE_LIMIT_S) -> RunRecord:
+    """Create the run (committed first: nothing is lost if submitting fails) and submit it.
+
+    `smoke_first` (a sweep of two rows or more): the first row runs alone, with a time limit
+    of at most `smoke_limit_s`, and is waited for; it counts as that row's result. Only if it
+    succeeded are the other rows submitted; otherwise SmokeTestFailed says why (exit code 1)
+    and the other rows stay pending, for `freight retry` once the problem is fixed.
+    """
     target = get_target(target_name)
     target.check(job)
+    if job.container is not None:
+        from freight.engines.wrap import check_container, install_shim
+
+        check_container(job, target_name)
     run = store.create_run(job, target_name)
+    if job.container is not None:
+        install_shim(str(run.paths.root))
     indices = [task.index for task in job.tasks]
+    if smoke_first and len(indices) > 1:
+        smoke_test(store, target, run, indices[0], smoke_limit_s)
+        indices = indices[1:]
     _record_submission(store, run, indices, target.submit(run, indices))
     return run
+
+
+def smoke_test(store: RunStore, target, run: RunRecord, index: int, limit_s: int) -> None:
+    """Run one row alone with a short time limit and wait for it; SmokeTestFailed unless it
+    succeeded. The limit is the job's own while the row runs (job.json, which the task wrapper
+    and the target read), then the job's limit is put back for the rest."""
+    from freight.runs.watch import wait
+
+    job = read_json(run.paths.job)
+    short = smoke_limit(job["resources"].get("time_s"), limit_s)
+    write_json_atomic(run.paths.job, {**job, "resources": {**job["resources"], "time_s": short}})
+    try:
+        smoke_run = replace(run)  # a copy whose cached Job is the short-limited one
+        _record_submission(store, smoke_run, [index], target.submit(smoke_run, [index]))
+        status = next(s for s in wait(store, target, smoke_run) if s.index == index)
+    finally:
+        write_json_atomic(run.paths.job, job)
+    if status.state is not TaskState.succeeded:
+        raise SmokeTestFailed(f"--smoke-first: row {index} {_outcome(status)}; nothing else was submitted",
+                              run_id=run.id, path=run.paths.stderr(index),
+                              fix=f"read that log, fix the problem, then `freight retry {run.id}` runs every row")
+
+
+def smoke_limit(time_s: int | None, limit_s: int = SMOKE_LIMIT_S) -> int:
+    """The smoke row's time limit: `limit_s`, or the task's own when it is shorter."""
+    return min(time_s or limit_s, limit_s)
+
+
+def _outcome(status) -> str:
+    """"(lr=0.1) failed with exit code 3 (timeout)": what a task's status says of how it ended."""
+    params = ", ".join(f"{k}={v}" for k, v in status.params.items())
+    code = f" with exit code {status.exit_code}" if status.exit_code is not None else ""
+    reason = f" ({status.reason})" if status.reason and status.reason != f"exit {status.exit_code}" else ""
+    return f"({params}) {status.state.value}{code}{reason}" if params else f"{status.state.value}{code}{reason}"
 
 
 def retry(store: RunStore, run: RunRecord) -> list[int]:
@@ -234,4 +312,7 @@ def _record_submission(store: RunStore, run: RunRecord, indices: list[int], subm
 
 
 def cancel(store: RunStore, run: RunRecord) -> None:
+    from freight.runs.repair import cancel_handed_back
+
     get_target(run.target).cancel(run)
+    cancel_handed_back(store, run)  # requeued tasks waiting for freight to resubmit them

@@ -13,12 +13,15 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from freight.runs.repair import repair
 from freight.spec.state import FINISHED, TaskState
 
 
 def current_status(store, target, run) -> list:
     """Every task's status now: state files, then the scheduler's view for the rest."""
     statuses = store.refresh(run.id, is_alive=lambda index, state: target.is_alive(run, index, state))
+    if repair(store, target, run, statuses):  # lost submissions found, handed-back tasks resubmitted
+        statuses = store.refresh(run.id, is_alive=lambda index, state: target.is_alive(run, index, state))
     if any(s.state in (TaskState.pending, TaskState.queued) for s in statuses):
         by_state: dict[TaskState, list[int]] = {}
         seen = target.poll(run)

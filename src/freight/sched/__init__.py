@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from freight.errors import ConfigError
+from freight.plugins import load_plugin
 
 # name -> "module:Class"; imported on demand so one target's imports never slow another's.
 TARGETS = {
@@ -13,12 +13,4 @@ TARGETS = {
 
 
 def get_target(name: str):
-    import difflib
-    import importlib
-
-    if name not in TARGETS:
-        close = difflib.get_close_matches(name, TARGETS, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else f"choose one of: {', '.join(TARGETS)}"
-        raise ConfigError(f"unknown target {name!r}", fix=hint)
-    module_name, class_name = TARGETS[name].split(":")
-    return getattr(importlib.import_module(module_name), class_name)()
+    return load_plugin(TARGETS, name, "target")

@@ -79,3 +79,26 @@ def refuse_unsupported(target: Target, job: Job) -> None:
                 f"target {target.name!r} cannot run {what}",
                 fix="drop that option or pick another --target",
             )
+    check_preemption(job)
+
+
+def check_preemption(job: Job) -> None:
+    """The preemption settings every target reads the same way (freight.preempt)."""
+    from freight.errors import InputError
+    from freight.preempt import parse_signal
+
+    wanted = job.preemption
+    try:
+        signum, lead = parse_signal(wanted.signal)
+    except InputError as exc:
+        raise ConfigError(exc.problem, fix=exc.fix) from None
+    if signum is not None and signum.name in ("SIGKILL", "SIGSTOP"):
+        raise ConfigError(f"the preemption signal cannot be {signum.name}: a program cannot catch it",
+                          fix='use USR1 or USR2, like "USR1@90"')
+    time_s = job.resources.time_s
+    if signum is not None and time_s and lead >= time_s:
+        raise ConfigError(f"the signal comes {lead} s before the time limit, which is only {time_s} s",
+                          fix="ask for it fewer seconds ahead, or for more time")
+    if wanted.checkpoint_cmd and signum is None:
+        raise ConfigError("a checkpoint command runs when the preemption signal arrives, and none is set",
+                          fix='add --signal USR1@90 (or signal = "USR1@90" under [preemption])')

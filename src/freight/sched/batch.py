@@ -6,13 +6,21 @@
   the other way, for submitting.
 - Scheduler commands: `run_tool` runs one with a time limit and turns a failure into a one-line
   ConfigError that quotes the scheduler's own message (a missing command is a MissingToolError).
+- Submissions cut short: a target records each array (with `submitter()`) before handing it to
+  the scheduler and fills in the job id after; `submitter_gone` tells when an entry without an
+  id will never get one from the process that wrote it, so `freight status` looks the job up
+  by its name or comment instead. `crash_point` lets the tests kill freight right there.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
+import time
 from collections.abc import Iterable, Sequence
 
 from freight.errors import ConfigError, FreightError, MissingToolError
@@ -75,3 +83,41 @@ def run_tool(argv: Sequence[str], *, fix: str = "", check: bool = True,
         said = one_line(done.stderr) or one_line(done.stdout) or f"exit {done.returncode}"
         raise ConfigError(f"{argv[0]} failed: {said}", fix=fix)
     return done
+
+
+SUBMIT_TIMEOUT_S = 120  # a submitter silent this long has recorded its job id, or never will
+
+
+def submitter() -> str:
+    """Who is submitting: "host:pid", kept with the array until its job id is recorded."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def submitter_gone(who: str, since: float) -> bool:
+    """Whether the process that recorded an array at `since` (time.time()) can no longer record
+    its job id: it has exited (same host), or it is past any scheduler command's time limit."""
+    from freight.runs.store import pid_alive
+
+    host, _, pid = who.rpartition(":")
+    if time.time() - since > SUBMIT_TIMEOUT_S:
+        return True
+    return host == socket.gethostname() and pid.isdigit() and not pid_alive(int(pid))
+
+
+def sort_unrecorded(waiting: list[dict], listed: dict[str, str], since: str) -> tuple[list, list]:
+    """Submissions without a job id, against the scheduler's {script: job id} of the run:
+    ([(entry, job id)] it did queue, [entry] it never will, their submitters being gone). The
+    rest are still being submitted."""
+    found = [(entry, listed[entry.get("script", "")]) for entry in waiting if entry.get("script", "") in listed]
+    never = [entry for entry in waiting if entry.get("script", "") not in listed
+             and submitter_gone(entry.get("by", ""), float(entry[since]))]
+    return found, never
+
+
+def crash_point(name: str) -> None:
+    """For tests only: with FREIGHT_TEST_CRASH=<name> in the environment, freight kills itself
+    here (SIGKILL: no cleanup runs), as a power cut or `kill -9` would: "submitting" just
+    before the scheduler is asked, "submitted" right after it accepted and before freight
+    recorded the job id (tests/sched/test_*_faults.py)."""
+    if os.environ.get("FREIGHT_TEST_CRASH") == name:
+        os.kill(os.getpid(), signal.SIGKILL)

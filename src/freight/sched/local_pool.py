@@ -168,6 +168,8 @@ def _fork_task(paths: RunPaths, index: int, gpus: list[str]) -> int:
             signal.signal(signum, signal.SIG_DFL)
         if gpus:
             os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
+        # A requeued task is freight's to run again here, even inside an outer Slurm job.
+        os.environ.pop("FREIGHT_SCHEDULER", None)
         code = task_wrapper.main([str(paths.root), "--index", str(index)])
     finally:
         sys.stdout.flush()

@@ -10,8 +10,14 @@ Every submission is one array job, rendered from templates/sge.qsub.j2 and hande
   rows file that the script reads (line k = row of array task k): one qsub whatever the
   pattern, where grouping runs of rows could take thousands. Arrays are split at
   `max_array_tasks` (Grid Engine's max_aj_tasks, 75,000 by default).
+- --pack K: array task k runs the rows on line k-1 of a pack file (up to K rows, one after
+  another; see task_pack.py), and h_rt is K times the task's.
 - The run folder keeps what was submitted (sge-jobs.json: job id, time, rows, mapped or not),
-  appended after each qsub, so `status` and `cancel` work from the folder alone.
+  so `status` and `cancel` work from the folder alone. Each entry is written before its qsub
+  and gets its job id after; one left without (freight killed in between) is found again by
+  job name and script (`find_unrecorded`), so nothing is submitted twice.
+- Preemption: "USR1@N" becomes s_rt (SIGUSR1 N s before the limit), requeue `-r y`; the task
+  wrapper exits 99 to have Grid Engine run a requeued task again (freight.preempt).
 - Status: the task state files first (the store); then one `qstat -xml -u <me>` snapshot,
   shared by poll and is_alive for a second. A task that left Grid Engine without a final state
   file gets the scheduler's verdict written to its state file, from the cancel request, the
@@ -40,13 +46,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from freight.errors import ConfigError, FreightError, MissingToolError
 from freight.fsutil import read_json, write_json_atomic
+from freight.preempt import parse_signal
 from freight.sched.base import Capabilities, Submission, refuse_unsupported
 from freight.sched.batch import (
-    Range, consecutive_ranges, expand_ranges, in_ranges, one_line, parse_ranges, run_tool,
+    Range, consecutive_ranges, crash_point, expand_ranges, in_ranges, one_line, parse_ranges, run_tool,
+    sort_unrecorded, submitter,
 )
 from freight.sched.render import render_template
 from freight.spec.state import TaskState
 from freight.task import DEFAULT_KILL_GRACE_S, log_tail
+from freight.task_pack import pack_file_text, pack_groups
 
 SUBMISSIONS = "sge-jobs.json"
 CANCEL_REQUEST = "sge-cancel.json"
@@ -66,6 +75,7 @@ class SgeOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     queue: str | None = None  # -q; a list ("a.q,b.q") or queue@host works too
+    gpu_queue: str | None = None  # -q of tasks that ask for GPUs (Notre Dame's "gpu")
     project: str | None = None  # -P
     account: str | None = None  # -A
     pe: str = "smp"  # parallel environment for cpus > 1: -pe <pe> <cpus>
@@ -76,7 +86,7 @@ class SgeOptions(BaseModel):
     verify: bool = True  # -w e: refuse a request no queue can ever satisfy, at submit time
     max_array_tasks: int = Field(75000, ge=1)
 
-    @field_validator("queue", "project", "account", "pe", "mem_resource", "gpu_resource")
+    @field_validator("queue", "gpu_queue", "project", "account", "pe", "mem_resource", "gpu_resource")
     @classmethod
     def _one_word(cls, value: str | None) -> str | None:
         if value is not None and not _TOKEN.match(value):
@@ -110,21 +120,30 @@ def load_options(options: dict[str, Any]) -> SgeOptions:
 
 @dataclass
 class Chunk:
-    """One array job: these rows, as array tasks first..last (mapped: through a rows file)."""
+    """One array job: these rows, as array tasks first..last (mapped: through a rows file, or
+    with pack > 1 a pack file whose line k-1 holds the rows of array task k)."""
 
     indices: list[int]
     mapped: bool
+    pack: int = 1
 
     @property
     def task_range(self) -> tuple[int, int]:
         if self.mapped:
-            return 1, len(self.indices)
+            return 1, math.ceil(len(self.indices) / self.pack)
         return self.indices[0] + 1, self.indices[-1] + 1
 
+    def task_of(self, position: int) -> int:
+        """The array task that runs the row at this position of `indices` (from 0)."""
+        return position // self.pack + 1 if self.mapped else self.indices[position] + 1
 
-def plan_chunks(indices: list[int], max_tasks: int) -> list[Chunk]:
-    mapped = len(consecutive_ranges(indices)) > 1
-    return [Chunk(indices[i:i + max_tasks], mapped) for i in range(0, len(indices), max_tasks)]
+
+def plan_chunks(indices: list[int], max_tasks: int, pack: int = 1) -> list[Chunk]:
+    if pack > 1:
+        indices = sorted(set(indices))  # the order pack_groups cuts them in
+    mapped = pack > 1 or len(consecutive_ranges(indices)) > 1
+    size = max_tasks * pack
+    return [Chunk(indices[i:i + size], mapped, pack) for i in range(0, len(indices), size)]
 
 
 def job_name(run_id: str) -> str:
@@ -156,19 +175,34 @@ def h_rt(seconds: int) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
 
 
-def resource_context(job, opts: SgeOptions) -> dict[str, Any]:
+def resource_context(job, opts: SgeOptions, per_element: int = 1) -> dict[str, Any]:
+    """The `#$` resource lines; an array task that runs `per_element` rows (--pack) gets that
+    many times a row's h_rt."""
     res = job.resources
     slots = res.cpus if res.cpus > 1 else 0
     mem_per_slot = math.ceil(res.mem_mb / res.cpus) if res.mem_mb else 0
     return {
-        "queue": opts.queue, "project": opts.project, "account": opts.account,
-        "h_rt": h_rt(res.time_s + H_RT_MARGIN_S) if res.time_s else None,
+        "queue": opts.gpu_queue if res.gpus and opts.gpu_queue else opts.queue,
+        "project": opts.project, "account": opts.account,
+        "h_rt": h_rt(per_element * (res.time_s + H_RT_MARGIN_S)) if res.time_s else None,
         "pe": opts.pe, "pe_slots": slots,
         "mem": f"{opts.mem_resource}={mem_per_slot}M" if mem_per_slot else None,
         "gpus": f"{opts.gpu_resource}={res.gpus}" if res.gpus else None,
         "notify": opts.notify, "verify": opts.verify, "extra": opts.qsub_args,
         "throttle": job.max_parallel,
+        "s_rt": soft_limit(job) if per_element == 1 else None, "rerun": job.preemption.requeue,
     }
+
+
+def soft_limit(job) -> str | None:
+    """s_rt for a preemption signal "USR1@N": Grid Engine sends SIGUSR1 when a job passes its
+    s_rt, which is the only signal it can aim at a chosen time. (-notify cannot: it sends USR1
+    before a suspend and USR2 at h_rt or qdel, then kills the job the queue's `notify` seconds
+    later.) Any other signal the task wrapper sends itself, on its own timer."""
+    signum, lead = parse_signal(job.preemption.signal)
+    time_s = job.resources.time_s
+    ahead = signum is not None and signum.name == "SIGUSR1" and time_s and time_s > lead
+    return h_rt(time_s - lead) if ahead else None
 
 
 # -- what Grid Engine says ------------------------------------------------------------------------
@@ -232,6 +266,8 @@ def verdict(record: dict[str, str] | None, *, started: bool, cancel_requested: b
         return TaskState.cancelled, "cancelled (freight cancel)", code
     if started and failed.startswith("100") and code == 137:
         return TaskState.cancelled, f"killed by Grid Engine, by qdel or an admin (qacct failed {failed})", code
+    if started and failed.split()[:1] in (["19"], ["21"]):  # its shepherd died with the node or execd
+        return TaskState.lost, f"node failure: the host or its execution daemon went down (qacct failed {failed})", code
     if started:
         return (TaskState.failed, f"the task wrapper ended without a final state (qacct failed "
                 f"{failed}, exit_status {code})", code) if record else None
@@ -239,6 +275,34 @@ def verdict(record: dict[str, str] | None, *, started: bool, cancel_requested: b
         why = f" (qacct failed {failed}, exit_status {code})" if record else ""
         return TaskState.failed, f"the job script failed before the task started{why}", code
     return TaskState.cancelled, "deleted from the Grid Engine queue before it started", None
+
+
+def parse_qstat_j(text: str) -> dict[str, str]:
+    """`qstat -j NAME` -> {script_file: job_number} for every job of that name it lists."""
+    found, number = {}, ""
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "job_number":
+            number = value.strip()
+        elif key.strip() == "script_file" and number:
+            found[value.strip()] = number
+    return found
+
+
+def qstat_scripts(name: str) -> dict[str, str] | None:
+    """{script: job id} of the pending or running jobs called `name`; None when qstat failed."""
+    try:
+        done = run_tool(["qstat", "-j", name], check=False, timeout=60)
+    except FreightError:
+        return None
+    if done.returncode != 0:  # none of that name: "Following jobs do not exist"
+        return {} if "do not exist" in done.stderr + done.stdout else None
+    return parse_qstat_j(done.stdout)
+
+
+def entry_chunk(entry: dict) -> Chunk:
+    """The Chunk an sge-jobs.json entry submitted."""
+    return Chunk(expand_ranges((a, b, 1) for a, b in entry["rows"]), entry["mapped"], entry.get("pack", 1))
 
 
 def _int_or_none(text: str | None) -> int | None:
@@ -276,7 +340,7 @@ class Location:
 
 class SgeTarget:
     name = "sge"
-    capabilities = Capabilities(gpu_types=False, multi_node=False, requeue=False)
+    capabilities = Capabilities(gpu_types=False, multi_node=False, requeue=True)
 
     def __init__(self) -> None:
         self._snapshot: Snapshot | None = None
@@ -303,11 +367,18 @@ class SgeTarget:
             for name, chunk, files in self._plan(run, indices):
                 for file_name, text in files.items():
                     (run.paths.scripts / file_name).write_text(text, encoding="utf-8")
-                job_id = self._qsub(run, run.paths.scripts / f"{name}.sh")
+                script = run.paths.scripts / f"{name}.sh"
+                self._remember(run, chunk, script)  # first: should freight die in qsub, status finds the job
+                crash_point("submitting")
+                try:
+                    job_id = self._qsub(run, script)
+                except ConfigError:  # refused: no job exists
+                    self._record_job(run, script, None)
+                    raise
+                crash_point("submitted")
                 submitted.append(job_id)
-                self._remember(run, job_id, chunk)
-                first = chunk.task_range[0]
-                ids.update({index: f"{job_id}.{first + k}" for k, index in enumerate(chunk.indices)})
+                self._record_job(run, script, job_id)
+                ids.update({index: f"{job_id}.{chunk.task_of(k)}" for k, index in enumerate(chunk.indices)})
         except Exception:
             if submitted:  # all or nothing: a half-submitted sweep would confuse the retry
                 run_tool(["qdel", *submitted], check=False)
@@ -328,7 +399,7 @@ class SgeTarget:
             if index in settled:
                 continue
             current = self._current_state(run, index, where)
-            if current is not None:
+            if current is not None and current.get("requeue_by") != "sge":  # a requeue: Grid Engine's to run
                 if _finished(current):
                     settled.add(index)  # this attempt's final word: not read again
                 continue
@@ -375,21 +446,26 @@ class SgeTarget:
         job = run.job
         opts = load_options(job.target_options)
         path_lines, argv = _path_options(run)
+        per_element = min(job.pack, len(indices))  # rows per array task (--pack)
         base = {
             "run_id": run.id, "job_name": job_name(run.id), "python": sys.executable,  # has freight
             "run_dir": str(run.paths.root), "path_lines": path_lines, "qsub_argv": argv,
-            **resource_context(job, opts),
+            **resource_context(job, opts, per_element),
         }
         plan, number = [], _next_script_number(run.paths.scripts)
-        for n, chunk in enumerate(plan_chunks(indices, opts.max_array_tasks), number):
+        for n, chunk in enumerate(plan_chunks(indices, opts.max_array_tasks, per_element), number):
             name = f"sge-{n}"
-            rows = run.paths.scripts / f"{name}.rows" if chunk.mapped else None
+            rows = run.paths.scripts / f"{name}.rows" if chunk.mapped and chunk.pack == 1 else None
+            pack = run.paths.scripts / f"{name}.pack" if chunk.pack > 1 else None
             first, last = chunk.task_range
             script = render_template("sge.qsub.j2", **base, count=len(chunk.indices), first=first,
-                                     last=last, rows_file=str(rows) if rows else "")
+                                     last=last, rows_file=str(rows) if rows else "",
+                                     pack_file=str(pack) if pack else "", per_element=chunk.pack)
             files = {f"{name}.sh": script}
             if rows:
                 files[rows.name] = "".join(f"{index}\n" for index in chunk.indices)
+            if pack:
+                files[pack.name] = pack_file_text(pack_groups(chunk.indices, chunk.pack))
             plan.append((name, chunk, files))
         return plan
 
@@ -400,11 +476,44 @@ class SgeTarget:
             raise ConfigError(f"Grid Engine refused the job: {said}", fix=FIX_OPTIONS, path=script)
         return done.stdout.strip().split(".", 1)[0]
 
-    def _remember(self, run, job_id: str, chunk: Chunk) -> None:
+    def _remember(self, run, chunk: Chunk, script: Path) -> None:
+        """Written before qsub, without a job id: `_record_job` fills it in after."""
         path = run.paths.root / SUBMISSIONS
-        entry = {"job": job_id, "time": time.time(), "mapped": chunk.mapped,
-                 "rows": consecutive_ranges(chunk.indices)}
+        entry = {"job": None, "script": str(script), "by": submitter(), "time": time.time(), "mapped": chunk.mapped,
+                 "rows": consecutive_ranges(chunk.indices), **({"pack": chunk.pack} if chunk.pack > 1 else {})}
         write_json_atomic(path, [*(read_json(path, []) or []), entry])
+
+    def _record_job(self, run, script: Path | str, job_id: str | None) -> None:
+        """The job id of the array submitted from `script`; None drops the entry (never queued)."""
+        path = run.paths.root / SUBMISSIONS
+        entries = []
+        for entry in read_json(path, []) or []:
+            if entry.get("job") or entry.get("script") != str(script):
+                entries.append(entry)
+            elif job_id is not None:
+                entries.append({**entry, "job": job_id})
+        write_json_atomic(path, entries)
+
+    def find_unrecorded(self, run) -> Submission | None:
+        """Arrays that qsub queued but whose job id freight never recorded (it was killed in
+        between): found by the run's job name and the script's path (`qstat -j NAME`), and
+        recorded now. One Grid Engine does not list was never queued, once its submitter is
+        gone: it is dropped, and its rows stay pending for `freight retry`. Finished arrays
+        need no finding: their tasks have state files."""
+        waiting = [e for e in read_json(run.paths.root / SUBMISSIONS, []) or [] if not e.get("job")]
+        listed = qstat_scripts(job_name(run.id)) if waiting else None
+        if listed is None:
+            return None
+        found, never = sort_unrecorded(waiting, listed, "time")
+        for entry in never:
+            self._record_job(run, entry["script"], None)
+        ids: dict[int, str] = {}
+        for entry, job_id in found:
+            self._record_job(run, entry["script"], job_id)
+            chunk = entry_chunk(entry)
+            ids.update({index: f"{job_id}.{chunk.task_of(k)}" for k, index in enumerate(chunk.indices)})
+        self._snapshot = None
+        return Submission(ids=ids)
 
     def _forget_previous(self, run, indices: list[int]) -> None:
         """Delete earlier array tasks of these rows still in Grid Engine (an Eqw job a retry
@@ -432,8 +541,11 @@ class SgeTarget:
             return cached[1]
         locations: dict[int, Location] = {}
         for entry in read_json(path, []) or []:
-            for position, index in enumerate(expand_ranges((a, b, 1) for a, b in entry["rows"]), 1):
-                task = position if entry["mapped"] else index + 1
+            if not entry.get("job"):  # qsub not answered yet, or freight killed meanwhile
+                continue
+            chunk = entry_chunk(entry)
+            for position, index in enumerate(chunk.indices):
+                task = chunk.task_of(position)
                 attempt = locations[index].attempt + 1 if index in locations else 1
                 locations[index] = Location(str(entry["job"]), task, float(entry["time"]), attempt)
         self._locations[run.id] = (stamp, locations)

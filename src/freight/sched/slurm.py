@@ -8,13 +8,26 @@ Arrays. MaxArraySize caps the array *index*, not the count (default 1001: indice
 so tasks are cut into chunks whose indices minus the chunk's offset stay below it; the script
 exports the offset and the task wrapper adds it to SLURM_ARRAY_TASK_ID. A retry is an array
 over just the given indices (`--array=3,7,12-15`). With --max-parallel, chunks run one after
-another (`afterany`), so the throttle holds for the whole sweep, not per array.
+another (`afterany`), so the throttle holds for the whole sweep, not per array. With --pack K
+an element runs up to K tasks one after another (task_pack.py): the arrays then index the
+lines of a pack file in the submission's script folder, and status maps each element back to
+its tasks (a pending element is K queued tasks).
 
 Status. Task state files come first. The scheduler speaks for tasks without a current one
 (queued; cancelled while pending; a job script that failed before the wrapper started) and
 judges tasks whose file says running (`is_alive`). When Slurm knows how a job ended and the
 wrapper could not say (TIMEOUT, OUT_OF_MEMORY, NODE_FAIL, a broken script), this target writes
 the final state.json itself with Slurm's reason, as any supervisor may (see runs/store.py).
+
+Submitting. Each array is recorded (store meta, with its script) before sbatch and gets its job
+id after; one left without, because freight was killed in between, is found again by the run's
+comment and the script (`find_unrecorded`, from `freight status`), so nothing runs twice. A
+request no node can ever meet is refused first, quoting `sbatch --test-only`.
+
+Preemption. [preemption] signal becomes `--signal=B:USR1@90` (to the task wrapper, which passes
+it on and checkpoints); requeue `--requeue`, else `--no-requeue`, so that freight, not the
+cluster's JobRequeue default, decides what runs again. A requeued task's state file says
+"queued" until Slurm runs it again (freight/preempt.py).
 """
 
 from __future__ import annotations
@@ -36,13 +49,17 @@ from freight.errors import ConfigError, FreightError, MissingToolError
 from freight.fsutil import read_json, write_json_atomic
 from freight.runs.store import RunStore
 from freight.sched.base import Capabilities, Submission, refuse_unsupported
-from freight.sched.batch import consecutive_ranges, expand_ranges, parse_ranges, run_tool
+from freight.sched.batch import (
+    consecutive_ranges, crash_point, expand_ranges, one_line, parse_ranges, run_tool, sort_unrecorded,
+    submitter,
+)
 from freight.sched.render import render_template
 from freight.spec.job import Job
 from freight.spec.resources import format_duration
 from freight.spec.state import TaskState
+from freight.task_pack import PACK_FILE, pack_file_text, pack_groups, read_pack_file
 
-META_KEY = "slurm_jobs"  # store meta: [{"job", "offset", "array", "submitted"}], oldest first
+META_KEY = "slurm_jobs"  # store meta: [{"job", "offset", "array", "submitted"[, "pack"]}], oldest first
 SCHED_LOGS = "sched-logs"  # the job scripts' own stdout/stderr, %A_%a.out/.err
 DEFAULT_MAX_ARRAY_SIZE = 1001
 MAX_ARRAY_SPEC_CHARS = 10_000  # keeps one --array argument a sane size for any controller
@@ -50,6 +67,7 @@ SNAPSHOT_TTL_S = 1.0  # one squeue answers every is_alive/poll of one watch iter
 COMMAND_TIMEOUT_S = 60
 GONE = "GONE"  # in neither squeue nor sacct: ended, and forgotten
 UNKNOWN = "UNKNOWN"  # the scheduler could not be asked
+IMPOSSIBLE = "Requested node configuration is not available"  # sbatch: no node can ever run it
 INSTALL_FIX = "run freight on the cluster's login node, or install Slurm's client (slurm-client)"
 
 # Slurm's job state -> (task state, reason). PREEMPTED without requeue is final (lost); a
@@ -89,15 +107,19 @@ class SlurmOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     partition: str | None = None
+    gpu_partition: str | None = None  # the partition of tasks that ask for GPUs (a site's GPU nodes)
     account: str | None = None
     qos: str | None = None
     gpu_syntax: Literal["gres", "gpus", "gpus-per-task", "none"] = "gres"  # none: the partition has them
     modules: list[str] = Field(default_factory=list)  # `module load` in the job script
     env: dict[str, str] = Field(default_factory=dict)  # exported by the job script
     sbatch_args: list[str] = Field(default_factory=list)  # one sbatch argument per item
-    signal: str | None = None  # "USR1@90": --signal=B:USR1@90, to checkpoint before the limit
+    signal: str | None = None  # older spelling of [preemption] signal ("USR1@90"), still read
     max_array_size: int | None = Field(None, ge=2)  # lower than the cluster's MaxArraySize
     python: str | None = None  # interpreter with freight on the compute nodes (default: this one)
+
+    def partition_for(self, gpus: int) -> str | None:
+        return self.gpu_partition if gpus and self.gpu_partition else self.partition
 
     @field_validator("env")
     @classmethod
@@ -229,6 +251,20 @@ def squeue(job_ids: list[str]) -> dict[str, str] | None:
     return seen
 
 
+def squeue_scripts(run_id: str) -> dict[str, str] | None:
+    """{job script: job id} of this user's jobs that carry the run's comment, as long as Slurm
+    lists them (pending, running, or ended within MinJobAge); None when squeue failed."""
+    done = _slurm(["squeue", "--me", "--noheader", "--states=all", "--format=%F|%k|%o"], quiet=True)
+    if done is None or done.returncode != 0:
+        return None
+    found = {}
+    for line in done.stdout.splitlines():
+        job_id, comment, script = (line.strip().split("|", 2) + ["", ""])[:3]
+        if comment == f"freight:{run_id}" and job_id.isdigit():
+            found[script] = job_id
+    return found
+
+
 def sacct(job_ids: list[str]) -> dict[str, tuple[str, int | None]] | None:
     """{"123_4": ("FAILED", 3), …} from accounting (text output: --json misreports exit codes)."""
     done = _slurm(["sacct", "-X", "--noheader", "--parsable2", f"--jobs={','.join(job_ids)}",
@@ -275,31 +311,45 @@ def gpu_request(gpus: int, gpu_type: str | None, syntax: str) -> tuple[str, str 
     return ("--gres", f"gpu:{amount}") if syntax == "gres" else (f"--{syntax}", amount)
 
 
-def directives(run_id: str, run_dir: Path, job: Job, options: SlurmOptions, chunk: Chunk) -> list[str]:
-    """The `#SBATCH` arguments of one array, each quoted for sbatch's parser."""
+def directives(run_id: str, run_dir: Path, job: Job, options: SlurmOptions, chunk: Chunk,
+               per_element: int = 1) -> list[str]:
+    """The `#SBATCH` arguments of one array, each quoted for sbatch's parser. An element that
+    runs `per_element` tasks (--pack) gets that many times the task's time limit."""
     res = job.resources
     logs = str(run_dir / SCHED_LOGS).replace("%", "%%")  # % starts a Slurm filename pattern
     throttle = f"%{job.max_parallel}" if job.max_parallel else ""
     flags = [
         ("--job-name", job.name), ("--comment", f"freight:{run_id}"),
-        ("--partition", options.partition), ("--account", options.account), ("--qos", options.qos),
-        ("--time", format_duration(res.time_s) if res.time_s else None),
+        ("--partition", options.partition_for(res.gpus)), ("--account", options.account), ("--qos", options.qos),
+        ("--time", format_duration(res.time_s * per_element) if res.time_s else None),
         ("--nodes", res.nodes), ("--ntasks-per-node", res.tasks_per_node), ("--cpus-per-task", res.cpus),
         ("--mem", f"{res.mem_mb}M" if res.mem_mb else None),
         ("--tmp", f"{res.disk_mb}M" if res.disk_mb else None),
         gpu_request(res.gpus, res.gpu_type, options.gpu_syntax),
         ("--output", f"{logs}/%A_%a.out"), ("--error", f"{logs}/%A_%a.err"),
         ("--array", chunk.spec + throttle),
-        ("--signal", f"B:{options.signal}" if options.signal else None),
+        ("--signal", batch_signal(job.preemption.signal or options.signal)),
     ]
     words = [f"{flag}={sbatch_word(str(value))}" for flag, value in flags if value is not None]
+    # freight decides what runs again (--max-requeue, `freight retry`), not Slurm's JobRequeue default
+    words.append("--requeue" if job.preemption.requeue else "--no-requeue")
     return words + [sbatch_word(arg) for arg in options.sbatch_args]
 
 
-def render_script(run, job: Job, options: SlurmOptions, chunk: Chunk) -> str:
+def batch_signal(wanted: str | None) -> str | None:
+    """"SIGUSR1@90" -> "B:USR1@90": to the batch shell, which is the task wrapper (the script
+    execs it); the wrapper passes it on to the program and runs the checkpoint command."""
+    return f"B:{wanted.upper().removeprefix('SIG')}" if wanted else None
+
+
+def render_script(run, job: Job, options: SlurmOptions, chunk: Chunk, pack: tuple[Path, int] | None = None) -> str:
+    """One array's script; with `pack` (the pack file, rows per element), element
+    offset+SLURM_ARRAY_TASK_ID runs that line of the pack file."""
+    pack_file, per_element = pack or (None, 1)
     return render_template(
         "slurm.sbatch.j2", run_id=run.id, count=len(chunk.indices), array=chunk.spec,
-        offset=chunk.offset, directives=directives(run.id, run.paths.root, job, options, chunk),
+        offset=chunk.offset, pack_file=pack_file, per_element=per_element,
+        directives=directives(run.id, run.paths.root, job, options, chunk, per_element),
         modules=options.modules, env=options.env, workdir=job.workdir,
         python=options.python or sys.executable, run_dir=run.paths.root,
     )
@@ -320,35 +370,56 @@ class Element:
 
 class SlurmTarget:
     name = "slurm"
-    capabilities = Capabilities(gpu_types=True, multi_node=True, requeue=False)
+    capabilities = Capabilities(gpu_types=True, multi_node=True, requeue=True)
 
     def __init__(self) -> None:
         self._views: dict[str, tuple[float, float, dict[int, Element] | None]] = {}
         self._stores: dict[Path, RunStore] = {}
+        self._packs: dict[Path, list[list[int]]] = {}  # pack file -> rows per line (never rewritten)
 
     def check(self, job: Job) -> None:
         refuse_unsupported(self, job)
-        slurm_options(job)
+        options = slurm_options(job)
+        if options.signal and job.preemption.signal and options.signal != job.preemption.signal:
+            raise ConfigError(f"[targets.slurm] signal = {options.signal!r} and [preemption] signal = "
+                              f"{job.preemption.signal!r} disagree", fix="keep the one under [preemption]")
         if shutil.which("sbatch") is None:
             raise MissingToolError("sbatch is not installed here (needed for --target slurm)", fix=INSTALL_FIX)
 
     def render(self, run, indices: list[int]) -> dict[str, str]:
-        return {name: text for name, _, text in self._plan(run, indices)}
+        scripts, groups = self._plan(run, indices, self._script_folder(run, create=False))
+        packs = {PACK_FILE: pack_file_text(groups)} if groups else {}
+        return {**{name: text for name, _, text in scripts}, **packs}
 
     def submit(self, run, indices: list[int]) -> Submission:
         folder = self._script_folder(run)
         (run.paths.root / SCHED_LOGS).mkdir(parents=True, exist_ok=True)
+        scripts, groups = self._plan(run, indices, folder)
+        pack = {"pack": str((folder / PACK_FILE).relative_to(run.paths.root))} if groups else {}
+        if groups:
+            (folder / PACK_FILE).write_text(pack_file_text(groups))
         ids: dict[int, str] = {}
         submitted: list[str] = []
         serial = run.job.max_parallel is not None  # keeps the throttle across arrays
-        for name, chunk, text in self._plan(run, indices):
+        for number, (name, chunk, text) in enumerate(scripts):
             (folder / name).write_text(text)
+            if number == 0:  # every array of a submission asks for the same resources
+                self._refuse_impossible(folder / name, chunk)
             queued_at = time.time()  # state files older than this belong to an earlier attempt
-            job_id = self._sbatch(folder / name, submitted[-1] if serial and submitted else None, submitted)
+            entry = {"job": None, "offset": chunk.offset, "array": chunk.spec, "submitted": queued_at,
+                     "script": str(folder / name), "by": submitter(), **pack}
+            self._remember(run, entry)  # first: should freight die in sbatch, status finds the job
+            crash_point("submitting")
+            try:
+                job_id = self._sbatch(folder / name, submitted[-1] if serial and submitted else None, submitted)
+            except ConfigError:  # refused: no job exists (a timeout may have queued one)
+                self._forget(run, entry)
+                raise
+            crash_point("submitted")
             submitted.append(job_id)
-            self._remember(run, {"job": job_id, "offset": chunk.offset, "array": chunk.spec,
-                                 "submitted": queued_at})
-            ids.update({i: f"{job_id}_{i - chunk.offset}" for i in chunk.indices})
+            self._record_job(run, entry, job_id)
+            ids.update({row: f"{job_id}_{i - chunk.offset}" for i in chunk.indices
+                        for row in (groups[i] if groups else [i])})
         return Submission(ids=ids)
 
     def poll(self, run) -> dict[int, TaskState]:
@@ -356,7 +427,7 @@ class SlurmTarget:
         states: dict[int, TaskState] = {}
         for index, element in (self._view(run) or {}).items():
             mapped = slurm_task_state(element.state)
-            if mapped is None or self._current_state_file(run, index, element) is not None:
+            if mapped is None or self._speaks_for_itself(run, index, element, mapped[0]):
                 continue
             state, reason = mapped
             if state is TaskState.running:  # started, but its wrapper has not said so yet
@@ -378,6 +449,26 @@ class SlurmTarget:
             self._record_end(run, index, element, state, *_after_start(task_state, reason, element))
         return False
 
+    def find_unrecorded(self, run) -> Submission | None:
+        """Arrays that sbatch queued but whose job id freight never recorded (it was killed in
+        between): found in squeue by the run's comment and the script's path, and recorded now.
+        One squeue does not list was never queued, once its submitter is gone: it is dropped, and
+        its tasks stay pending for `freight retry`. Finished arrays need no finding: their tasks
+        have state files."""
+        waiting = [entry for entry in self._entries(run) if not entry.get("job")]
+        listed = squeue_scripts(run.id) if waiting else None
+        if listed is None:
+            return None
+        found, never = sort_unrecorded(waiting, listed, "submitted")
+        for entry in never:
+            self._forget(run, entry)
+        ids: dict[int, str] = {}
+        for entry, job_id in found:
+            self._record_job(run, entry, job_id)
+            ids.update({row: f"{job_id}_{i}" for i in parse_array_spec(entry["array"])
+                        for row in self._rows(run, entry, i + entry["offset"])})
+        return Submission(ids=ids)
+
     def cancel(self, run) -> None:
         jobs = [array["job"] for array in self._arrays(run)]
         if jobs:  # a finished array makes scancel complain; the others are still cancelled
@@ -385,19 +476,37 @@ class SlurmTarget:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _plan(self, run, indices: list[int]) -> list[tuple[str, Chunk, str]]:
+    def _plan(self, run, indices: list[int], folder: Path) -> tuple[list[tuple[str, Chunk, str]], list[list[int]]]:
+        """The scripts, one per array, and with --pack the rows of each element (its number
+        is what the arrays then index: line N of the pack file in `folder`)."""
         job, options, limits = run.job, slurm_options(run.job), cluster_limits()
         max_size = min(limits.max_array_size, options.max_array_size or limits.max_array_size)
-        chunks = plan_chunks(indices, max_size, limits.max_array_tasks)
+        groups = pack_groups(indices, job.pack) if min(job.pack, len(indices)) > 1 else []
+        pack = (folder / PACK_FILE, max(map(len, groups))) if groups else None
+        chunks = plan_chunks(list(range(len(groups))) if groups else indices, max_size, limits.max_array_tasks)
         names = ["slurm.sbatch"] if len(chunks) == 1 else [f"slurm-{k}.sbatch" for k in range(len(chunks))]
-        return [(name, chunk, render_script(run, job, options, chunk)) for name, chunk in zip(names, chunks)]
+        return [(name, chunk, render_script(run, job, options, chunk, pack))
+                for name, chunk in zip(names, chunks)], groups
 
-    def _script_folder(self, run) -> Path:
+    def _script_folder(self, run, create: bool = True) -> Path:
         """scripts/slurm-1/, slurm-2/ …: one per submission, so a retry keeps the first scripts."""
         number = 1 + sum(1 for p in run.paths.scripts.glob("slurm-*") if p.is_dir())
         folder = run.paths.scripts / f"slurm-{number}"
-        folder.mkdir(parents=True, exist_ok=True)
+        if create:
+            folder.mkdir(parents=True, exist_ok=True)
         return folder
+
+    def _refuse_impossible(self, script: Path, chunk: Chunk) -> None:
+        """sbatch queues a request no node can ever meet (more CPUs or memory than any node has,
+        more nodes than the partition) when the cluster does not enforce partition limits
+        (EnforcePartLimits=NO, Slurm's default), and it then pends forever (PartitionConfig).
+        `sbatch --test-only` on one element says so at once, in Slurm's own words."""
+        first = parse_array_spec(chunk.spec)[0]
+        done = _slurm(["sbatch", "--test-only", f"--array={first}", str(script)], quiet=True)
+        said = one_line(done.stderr).removeprefix("allocation failure: ") if done else ""
+        if done is not None and done.returncode != 0 and IMPOSSIBLE in said:
+            raise ConfigError(f"Slurm cannot run this job: {said} (sbatch --test-only)", path=script,
+                              fix="ask for fewer CPUs, less memory or fewer nodes than a node of the partition has")
 
     def _sbatch(self, script: Path, after: str | None, submitted: list[str]) -> str:
         dependency = [f"--dependency=afterany:{after}"] if after else []
@@ -416,13 +525,27 @@ class SlurmTarget:
             self._stores[home] = RunStore(home)
         return self._stores[home]
 
-    def _arrays(self, run) -> list[dict]:
+    def _entries(self, run) -> list[dict]:
+        """Every array of the run, with those whose job id is not recorded yet ("job": None)."""
         return self._store(run).get_meta(run.id, META_KEY, []) or []
+
+    def _arrays(self, run) -> list[dict]:
+        return [entry for entry in self._entries(run) if entry.get("job")]
 
     def _remember(self, run, array: dict) -> None:
         """Committed per array, so a submission cut short still knows what it queued."""
-        self._store(run).set_meta(run.id, META_KEY, [*self._arrays(run), array])
+        self._store(run).set_meta(run.id, META_KEY, [*self._entries(run), array])
         self._views.pop(run.id, None)
+
+    def _record_job(self, run, array: dict, job_id: str) -> None:
+        entries = [{**e, "job": job_id} if e.get("script") == array["script"] and not e.get("job") else e
+                   for e in self._entries(run)]
+        self._store(run).set_meta(run.id, META_KEY, entries)
+        self._views.pop(run.id, None)
+
+    def _forget(self, run, array: dict) -> None:
+        entries = [e for e in self._entries(run) if e.get("job") or e.get("script") != array["script"]]
+        self._store(run).set_meta(run.id, META_KEY, entries)
 
     def _view(self, run, not_before: float = 0.0) -> dict[int, Element] | None:
         """{task index: its latest element}, one squeue (+ sacct) per SNAPSHOT_TTL_S per run.
@@ -442,13 +565,28 @@ class SlurmTarget:
         seen = squeue(job_ids)
         if seen is None:
             return None
-        elements = {i + a["offset"]: (f"{a['job']}_{i}", a) for a in arrays for i in parse_array_spec(a["array"])}
+        elements = {row: (f"{a['job']}_{i}", a) for a in arrays for i in parse_array_spec(a["array"])
+                    for row in self._rows(run, a, i + a["offset"])}
         found = {element: (state, None) for element, state in seen.items()}
         missing = [element for element, _ in elements.values() if element not in found]
         if missing:
             found.update(self._accounting(job_ids, missing))
         return {index: Element(element, *found.get(element, (GONE, None)), array["submitted"])
                 for index, (element, array) in elements.items()}
+
+    def _rows(self, run, array: dict, number: int) -> list[int]:
+        """The task indices of element `number` (its array index plus offset): itself, or with
+        --pack that line of the pack file."""
+        if "pack" not in array:
+            return [number]
+        path = run.paths.root / array["pack"]
+        if path not in self._packs:
+            try:
+                self._packs[path] = read_pack_file(path)
+            except OSError:
+                return []
+        lines = self._packs[path]
+        return lines[number] if number < len(lines) else []
 
     def _accounting(self, job_ids: list[str], missing: list[str]) -> dict[str, tuple[str, int | None]]:
         """What sacct knows of elements squeue no longer lists (UNKNOWN when it cannot say)."""
@@ -466,6 +604,18 @@ class SlurmTarget:
             return path if path.stat().st_mtime >= element.submitted else None
         except OSError:
             return None
+
+    def _speaks_for_itself(self, run, index: int, element: Element, slurm_says: TaskState) -> bool:
+        """Whether the task's state file has the say: it was written for this attempt, and it is
+        not a requeue (freight.preempt) that Slurm was to run again but ended instead (cancelled
+        while pending again)."""
+        path = self._current_state_file(run, index, element)
+        if path is None:
+            return False
+        if not slurm_says.finished:
+            return True
+        state = read_json(path, {}) or {}
+        return not (state.get("state") == TaskState.queued.value and state.get("requeue_by") == "slurm")
 
     def _record_end(self, run, index: int, element: Element, state: dict, task_state: TaskState,
                     reason: str | None) -> None:

@@ -2,7 +2,8 @@
 
 Where: `load_config(start)` looks in the project folder (start itself, or the folder of the
 script/notebook named by start): `freight.toml` first, else `[tool.freight]` in pyproject.toml,
-else all defaults. Precedence: defaults < file < command line (`merge_cli`).
+else all defaults. Precedence: defaults < site profile (sites/profile.py: `profile = ...`,
+`--profile`) < file < command line (`merge_cli`).
 
 Schema (every table rejects unknown keys, with a did-you-mean):
 
@@ -352,14 +353,15 @@ def merge_cli(config: Config, **overrides: Any) -> Config:
     gpu_type, time, nodes, tasks_per_node, disk, sweep (list of NAME=V1,V2 specs: replaces
     [sweep.params]; an empty list is "not given"), zip_ (True: zip, False: grid), sweep_file,
     random, seed. A given value replaces the file's, except env_vars, which are added to it.
+    Keys set nowhere stay unset in the copy, so a site profile can still go underneath.
     """
-    data = config.model_dump(mode="python")
+    data = config.model_dump(mode="python", exclude_unset=True)
     specs = overrides.pop("sweep", None)
     if specs:
-        data["sweep"]["params"] = sweep.parse_sweep_args(specs)
+        data.setdefault("sweep", {})["params"] = sweep.parse_sweep_args(specs)
     zip_ = overrides.pop("zip_", None)
     if zip_ is not None:
-        data["sweep"]["mode"] = "zip" if zip_ else "grid"
+        data.setdefault("sweep", {})["mode"] = "zip" if zip_ else "grid"
     for key, value in overrides.items():
         _set_override(data, key, value)
     try:
@@ -378,11 +380,11 @@ def _set_override(data: dict[str, Any], key: str, value: Any) -> None:
     tables, field = _CLI_KEYS[key]
     target = data
     for table in tables:
-        target = target[table]
+        target = target.setdefault(table, {})
     if key == "env_vars":  # the command line adds variables to the file's, and wins
-        value = {**target[field], **value}
+        value = {**target.get(field, {}), **value}
     elif key == "mounts":  # and adds bind mounts to the file's
-        value = [*target[field], *value]
+        value = [*target.get(field, []), *value]
     target[field] = str(value) if isinstance(value, Path) else value
 
 
