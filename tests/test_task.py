@@ -133,6 +133,17 @@ def test_environment_thread_limits_and_freight_variables(store, tmp_path):
     assert env["FREIGHT_RUN_DIR"] == str(run.paths.root)
     assert env["FREIGHT_RESULT"] == str(task_dir / "result.env")
     assert seen(run)["cwd"] == str(tmp_path)
+    assert env["FREIGHT_ATTEMPT"] == "1"
+
+
+def test_each_run_of_a_task_is_told_its_attempt_number(store, tmp_path):
+    run = make_run(store, tmp_path, [sys.executable, program(tmp_path, DUMP_PROGRAM)])
+    attempts = []
+    for _ in range(2):
+        assert run_wrapper(run).returncode == 0
+        attempts.append(seen(run)["env"]["FREIGHT_ATTEMPT"])
+    assert attempts == ["1", "2"]
+    assert state(run)["attempt"] == 2
 
 
 def test_success_writes_state_and_logs(store, tmp_path):

@@ -185,6 +185,7 @@ class TaskAttempt:
     def _start(self) -> int | None:
         argv = command_argv(self.job, self.params)
         env = task_env(self.job, self.paths, self.index, self.params, os.environ)
+        env["FREIGHT_ATTEMPT"] = str(self.state["attempt"])  # > 1: resume from a checkpoint
         if self.job.get("container"):  # the program runs in the image; this wrapper stays here
             argv, env = self._containerized(argv, env)
             if self.start_error:
