@@ -14,13 +14,12 @@ the task wrapper imports it on compute nodes.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from dataclasses import dataclass
 
 from freight.errors import ConfigError, MissingToolError
+from freight.spec.patterns import ENV_NAME
 
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ def parse_mounts(texts: list[str] | tuple[str, ...], base_dir: str | None = None
 def check_env(env: dict[str, str]) -> None:
     """Variable names every engine (and `env`) accepts."""
     for name in env:
-        if not _ENV_NAME.match(name):
+        if not ENV_NAME.fullmatch(name):
             raise ConfigError(f"environment variable name {name!r} is not valid in a container",
                               fix="use letters, digits and _ (not starting with a digit)")
 

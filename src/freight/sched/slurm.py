@@ -55,6 +55,7 @@ from freight.sched.batch import (
 )
 from freight.sched.render import render_template
 from freight.spec.job import Job
+from freight.spec.patterns import check_env_names, check_signal_spec
 from freight.spec.resources import format_duration
 from freight.spec.state import TaskState
 from freight.task_pack import PACK_FILE, pack_file_text, pack_groups, read_pack_file
@@ -124,17 +125,12 @@ class SlurmOptions(BaseModel):
     @field_validator("env")
     @classmethod
     def _env_names(cls, env: dict[str, str]) -> dict[str, str]:
-        for name in env:
-            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-                raise ValueError(f"{name!r} is not an environment variable name")
-        return env
+        return check_env_names(env)
 
     @field_validator("signal")
     @classmethod
     def _signal(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"(SIG)?[A-Z0-9]+(@\d+)?", value):
-            raise ValueError(f"{value!r} is not a signal like USR1@90 (name@seconds before the limit)")
-        return value
+        return check_signal_spec(value)
 
 
 def slurm_options(job: Job) -> SlurmOptions:

@@ -74,12 +74,12 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from freight.errors import ConfigError
 from freight.spec import sweep
 from freight.spec.job import EngineName, EnvMode, Task
+from freight.spec.patterns import ENV_NAME, check_signal_spec
 from freight.spec.resources import Resources, parse_duration_s, parse_memory_mb
 from freight.spec.tomlfile import read_toml
 
 CONFIG_FILE = "freight.toml"
 PYPROJECT_FILE = "pyproject.toml"
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 # How to fix a bad value, by key; the validator's own message says what is wrong.
 FIXES = {
@@ -229,9 +229,7 @@ class PreemptionConfig(_Table):
     @field_validator("signal")
     @classmethod
     def _signal(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"(SIG)?[A-Z][A-Z0-9]*(@\d+)?", value):
-            raise ValueError(f"{value!r} is not a signal like USR1@90 (name@seconds before the limit)")
-        return value
+        return check_signal_spec(value)
 
     @field_validator("checkpoint_cmd", mode="before")
     @classmethod
@@ -285,7 +283,7 @@ class Config(_Table):
         if not isinstance(value, dict):
             return value
         for key in value:
-            if not _ENV_NAME.fullmatch(str(key)):
+            if not ENV_NAME.fullmatch(str(key)):
                 raise ValueError(f"{key!r} is not an environment variable name")
         return {key: _env_text(item) for key, item in value.items()}
 
