@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install freight and what its tests use on a fresh Debian 12 machine (apt as root), into
-# ./.venv. Safe to run again: it only installs what is missing.
+# ./.venv (`--dev`: with what the tests use). Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,5 +22,13 @@ fi
 python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e '.[dev]'
+if [ "${1:-}" = "--dev" ]; then  # what the tests use (ci/test.sh)
+  .venv/bin/python -m pip install -q -e '.[dev]'
+  # The torchrun tests need torch; this exact version is a CPU build kept on this kind of
+  # machine's disk (any other spec downloads a CUDA build of several GB). Skipped where absent.
+  .venv/bin/python -m pip install -q "torch==${FREIGHT_CI_TORCH:-2.13.0}" 2>/dev/null \
+    || echo "ci/install.sh: torch ${FREIGHT_CI_TORCH:-2.13.0} not installable here; the torchrun tests will skip" >&2
+else  # freight and its plots, for the README's first command
+  .venv/bin/python -m pip install -q -e '.[plot]'
+fi
 echo "freight installed in $(pwd)/.venv ($(.venv/bin/freight --version 2>/dev/null || echo ok))"

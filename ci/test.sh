@@ -3,7 +3,7 @@
 # tests use, run pytest. README.md names this command; .ci/run runs exactly it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash ci/install.sh
+bash ci/install.sh --dev
 bash ci/slurm.sh up
 bash ci/sge.sh up
 bash ci/containers.sh up

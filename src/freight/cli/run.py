@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from freight.cli.app import app, err, print_json, warn
+from freight.errors import InputError
 
 RUN_SETTINGS = {"allow_interspersed_args": False, "ignore_unknown_options": True}
 
@@ -39,6 +40,13 @@ def run(
     image: str = typer.Option(None, "--image", help="Run the program inside this image (docker://…, a .sif, a Charliecloud image dir)."),
     engine: str = typer.Option(None, "--engine", help="apptainer | singularity | charliecloud | podman | docker | enroot | pyxis."),
     mount: list[str] = typer.Option(None, "--mount", help="HOST[:CONTAINER[:ro]] bound into the container (repeatable)."),
+    base: str = typer.Option(None, "--base", help="With --image auto: build on this base image (default: chosen from the requirements)."),
+    bake: bool = typer.Option(None, "--bake/--no-bake", help="With --image auto: copy the code into the image (default: bind it in at run time)."),
+    deps: str = typer.Option(None, "--deps", help="With --image auto: image (default) | outside (a uv environment on shared storage, bound in)."),
+    nodes: int = typer.Option(None, "--nodes", help="Nodes per task (multi-node work: with --ray or --torchrun)."),
+    ray: bool = typer.Option(False, "--ray", help="Start a Ray cluster over the task's nodes and run the program as its driver."),
+    torchrun: bool = typer.Option(False, "--torchrun", help="Run the program with torchrun, one launcher per node."),
+    gpus_per_node: int = typer.Option(None, "--gpus-per-node", help="GPUs on each node of a multi-node task."),
     pack: int = typer.Option(None, "--pack", help="Run K tasks one after another per array element (many short tasks)."),
     smoke_first: bool = typer.Option(False, "--smoke-first", help="Run the first row alone (time limit at most 10 min) and submit the rest only if it succeeds; exit 1 if it fails."),
     signal: str = typer.Option(None, "--signal", help="Signal the program ahead of the time limit: USR1@90."),
@@ -84,7 +92,7 @@ def run(
 _OVERRIDES = {name: name for name in (
     "zip_", "sweep_file", "random", "seed", "cpus", "mem", "gpus", "time", "env", "name", "target",
     "max_parallel", "gpu_type", "image", "engine", "pack", "signal", "checkpoint_cmd", "requeue",
-    "max_requeue", "profile")} | {"sweep": "sweep", "mount": "mounts"}
+    "max_requeue", "profile", "base", "bake", "deps", "nodes")} | {"sweep": "sweep", "mount": "mounts"}
 
 
 def run_request(params: dict):
@@ -94,6 +102,11 @@ def run_request(params: dict):
     from freight.runs import launch
 
     given = {key: params.get(name) for name, key in _OVERRIDES.items()}
+    given["launcher"] = _launcher(params)
+    if params.get("gpus_per_node") is not None:  # a multi-node task's `gpus` are per node
+        if given.get("gpus") not in (None, params["gpus_per_node"]):
+            raise InputError("--gpus and --gpus-per-node disagree", fix="give one of them (a multi-node task's GPUs are per node)")
+        given["gpus"] = params["gpus_per_node"]
     options = launch.target_options_from_flags(
         params.get("target_opt") or [], partition=params.get("partition"), queue=params.get("queue"),
         account=params.get("account"), qos=params.get("qos"),
@@ -101,6 +114,12 @@ def run_request(params: dict):
     return launch.RunRequest(params.get("source"), list(params.get("args") or []),
                              {k: v for k, v in given.items() if v not in (None, [])},
                              target_options=options, smoke_first=bool(params.get("smoke_first")))
+
+
+def _launcher(params: dict) -> str | None:
+    if params.get("ray") and params.get("torchrun"):
+        raise InputError("--ray and --torchrun cannot both launch the program", fix="pick one of them")
+    return "ray" if params.get("ray") else "torchrun" if params.get("torchrun") else None
 
 
 def _print_dry_run(job, target_name: str) -> None:

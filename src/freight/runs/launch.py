@@ -85,6 +85,7 @@ def build_job(request: RunRequest, home: Path) -> tuple[Job, Config, list[str]]:
         container=_container(config),
         pack=config.pack or 1,
         preemption=_preemption(config, target_options),
+        launcher=config.launcher,
         target_options=target_options,
     )
     return job, config, source.notes + notes
@@ -182,7 +183,8 @@ def _container(config: Config) -> Container | None:
     wanted = config.container
     if wanted.image is None:
         return None
-    return Container(image=wanted.image, engine=wanted.engine, mounts=list(wanted.mounts))
+    return Container(image=wanted.image, engine=wanted.engine, mounts=list(wanted.mounts),
+                     base=wanted.base, bake=wanted.bake, deps=wanted.deps)
 
 
 def _preemption(config: Config, target_options: dict) -> Preemption:

@@ -125,6 +125,10 @@ _CLI_KEYS = {
     "image": (("container",), "image"),
     "engine": (("container",), "engine"),
     "mounts": (("container",), "mounts"),
+    "base": (("container",), "base"),
+    "bake": (("container",), "bake"),
+    "deps": (("container",), "deps"),
+    "launcher": ((), "launcher"),
     "signal": (("preemption",), "signal"),
     "checkpoint_cmd": (("preemption",), "checkpoint_cmd"),
     "requeue": (("preemption",), "requeue"),
@@ -216,6 +220,9 @@ class ContainerConfig(_Table):
     image: str | None = Field(None, min_length=1)
     engine: EngineName | None = None
     mounts: list[str] = Field(default_factory=list)
+    base: str | None = Field(None, min_length=1)  # image = "auto": build on this base
+    bake: bool = False  # image = "auto": copy the code in instead of binding it at run time
+    deps: Literal["image", "outside"] = "image"  # outside: a uv environment bound in, not in the image
 
 
 class PreemptionConfig(_Table):
@@ -254,6 +261,7 @@ class Config(_Table):
     profile: str | None = Field(None, min_length=1)
     container: ContainerConfig = Field(default_factory=ContainerConfig)
     preemption: PreemptionConfig = Field(default_factory=PreemptionConfig)
+    launcher: Literal["ray", "torchrun"] | None = None  # multi-node: [resources] nodes > 1
 
     _source: Path | None = PrivateAttr(default=None)
 

@@ -43,6 +43,10 @@ class Container(BaseModel):
     image: str = Field(min_length=1)  # a registry ref, a .sif file, a Charliecloud image dir …
     engine: EngineName | None = None  # None: the first one the machine running the task has
     mounts: list[str] = Field(default_factory=list)  # "HOST[:CONTAINER[:ro]]", besides workdir and run dir
+    # How an image freight builds itself (image = "auto") is made: see freight.image.
+    base: str | None = None  # --base: the image to build on; None: chosen from the requirements
+    bake: bool = False  # copy the code into the image instead of binding it in at run time
+    deps: Literal["image", "outside"] = "image"  # outside: a uv environment on shared storage, bound in
 
 
 class Preemption(BaseModel):
@@ -74,6 +78,8 @@ class Job(BaseModel):
     container: Container | None = None
     pack: int = Field(1, ge=1)  # tasks run one after another in one scheduler array element
     preemption: Preemption = Field(default_factory=Preemption)
+    # Multi-node launchers (resources.nodes > 1): a Ray cluster or torchrun spread over the nodes.
+    launcher: Literal["ray", "torchrun"] | None = None
     # Settings for the chosen target (partition, account, extra scheduler flags …), from
     # `[targets.<name>]` in freight.toml and the command line; each target validates its own.
     target_options: dict[str, Any] = Field(default_factory=dict)
