@@ -1,22 +1,23 @@
 #!/usr/bin/env bash
-# Container engines for freight's tests: Charliecloud (ch-run) and rootful Podman from Debian 12's
-# packages, with one base image made by debootstrap (no container registry is reachable here).
-# From ../shared/infra/charliecloud.sh and podman.sh, proven on the CI machine.
+# Container engines for freight's tests: Charliecloud (ch-run, ch-image), rootful Podman, Buildah
+# and Docker (dockerd started by hand: no systemd) from Debian 12's packages, with one base image
+# made by debootstrap (no container registry is reachable here).
+# From ../shared/infra/charliecloud.sh, podman.sh and docker-engine.sh, proven on the CI machine.
 #
 #   bash ci/containers.sh up       install what is missing, build the images once (~40 s for
 #                                  debootstrap; the tarball is cached, so a second `up` is quick)
-#   bash ci/containers.sh status   exit 0 when both engines run the test image
+#   bash ci/containers.sh status   exit 0 when every engine runs the test image
 #
 # The image: Debian bookworm minbase with python3, /etc/freight-ci-image as a marker a test can
 # read to prove it runs inside the image, and FREIGHT_CI_IMAGE_ENV set by the image's own ENV.
 #   $CACHE/bookworm-py.tar        the root filesystem (debootstrap, then the host's extra CAs)
 #   $CACHE/ch/bookworm-py/        Charliecloud directory image (with /ch/environment)
 #   $CACHE/ch/bookworm-py.sqfs    the same as a SquashFS image (ch-run mounts it itself)
-#   localhost/freight-ci/bookworm-py:latest   the same, imported into Podman
+#   localhost/freight-ci/bookworm-py:latest   the same, imported into Podman and into Docker
 #   $CACHE/images.env             where the tests find all of the above (KEY=VALUE lines)
 #
-# Only ch-run is installed (charliecloud-runtime): ch-image/ch-convert (charliecloud-builders)
-# pull in docker.io and buildah, and the tests only need images ch-run can run.
+# charliecloud-builders (ch-image, ch-convert) pulls in docker.io and buildah: the image tests
+# build with all of them. dockerd's pid file and log: $CACHE/docker/.
 # Not root (a developer machine): prints what to run and exits 0, so the container tests skip
 # with a reason; in CI ($CI=true) that is an error.
 set -euo pipefail
@@ -41,8 +42,8 @@ need_root() {
 }
 
 install_packages() {
-  local pkgs=(charliecloud-runtime squashfuse squashfs-tools podman runc catatonit fuse-overlayfs
-              debootstrap) missing=() pkg
+  local pkgs=(charliecloud-runtime charliecloud-builders squashfuse squashfs-tools podman runc catatonit
+              fuse-overlayfs debootstrap buildah docker.io) missing=() pkg
   for pkg in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
   done
@@ -107,6 +108,25 @@ make_charliecloud_images() {
   fi
 }
 
+# dockerd by hand (no systemd here); a daemon already answering is left alone.
+start_docker() {
+  /usr/bin/docker info >/dev/null 2>&1 && return 0
+  mkdir -p "$CACHE/docker"
+  log "starting dockerd (log: $CACHE/docker/dockerd.log)"
+  setsid nohup /usr/sbin/dockerd --pidfile "$CACHE/docker/dockerd.pid" >"$CACHE/docker/dockerd.log" 2>&1 < /dev/null &
+  for _ in $(seq 100); do /usr/bin/docker info >/dev/null 2>&1 && return 0; sleep 0.2; done
+  log "dockerd did not start: see $CACHE/docker/dockerd.log"; return 1
+}
+
+docker_marker() { /usr/bin/docker run --rm --network=host "$PODMAN_IMAGE" cat /etc/freight-ci-image 2>/dev/null; }
+
+make_docker_image() {
+  [ "$(docker_marker)" = "$MARKER" ] && return 0
+  /usr/bin/docker rmi -f "$PODMAN_IMAGE" >/dev/null 2>&1 || true
+  /usr/bin/docker import --change "ENV PATH=$PATH_IN_IMAGE" --change "ENV FREIGHT_CI_IMAGE_ENV=from-image" \
+    "$TAR" "$PODMAN_IMAGE" >/dev/null
+}
+
 podman_marker() { podman run --rm --network=host "$PODMAN_IMAGE" cat /etc/freight-ci-image 2>/dev/null; }
 
 make_podman_image() {
@@ -121,7 +141,9 @@ write_images_env() {
   want="FREIGHT_CI_MARKER=$MARKER
 FREIGHT_CI_CH_DIR=$CH_DIR
 FREIGHT_CI_CH_SQFS=$CH_SQFS
-FREIGHT_CI_PODMAN_IMAGE=$PODMAN_IMAGE"
+FREIGHT_CI_PODMAN_IMAGE=$PODMAN_IMAGE
+FREIGHT_CI_DOCKER_IMAGE=$PODMAN_IMAGE
+FREIGHT_CI_TAR=$TAR"
   [ "$(cat "$IMAGES_ENV" 2>/dev/null)" = "$want" ] && return 0
   printf '%s\n' "$want" > "$IMAGES_ENV.tmp" && mv "$IMAGES_ENV.tmp" "$IMAGES_ENV"
 }
@@ -134,9 +156,11 @@ up() {
   make_tarball
   make_charliecloud_images
   make_podman_image
+  start_docker
+  make_docker_image
   write_images_env
   status >/dev/null || { log "the engines do not run the image: see 'bash ci/containers.sh status'"; exit 1; }
-  log "Charliecloud and Podman are ready; images listed in $IMAGES_ENV"
+  log "Charliecloud, Podman and Docker are ready; images listed in $IMAGES_ENV"
 }
 
 status() {
@@ -149,6 +173,9 @@ status() {
   got=$(podman_marker) || true
   if [ "$got" = "$MARKER" ]; then echo "podman: $(podman --version) runs $PODMAN_IMAGE"
   else log "podman cannot run $PODMAN_IMAGE"; ok=1; fi
+  got=$(docker_marker) || true
+  if [ "$got" = "$MARKER" ]; then echo "docker: $(/usr/bin/docker --version) runs $PODMAN_IMAGE"
+  else log "docker cannot run $PODMAN_IMAGE (is dockerd up? bash ci/containers.sh up)"; ok=1; fi
   return "$ok"
 }
 

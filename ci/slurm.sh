@@ -10,12 +10,17 @@
 #   SLURM_CPUS   CPUs the node advertises (default 16; more than the cores is allowed through
 #                SlurmdParameters=config_overrides: array elements start ~24/s instead of 2/s)
 #
+# `up` also starts a second, two-node cluster "multi" (nodes n1 and n2: two slurmd on this
+# host, own ports and state in $MULTI_DIR, n1 with 2 fake GPUs) for multi-node tests (Ray,
+# torchrun); use it with SLURM_CONF=$MULTI_DIR/slurm.conf. From ../shared/infra/slurm-2node.sh.
+#
 # Not root (a developer machine): prints what to run and exits 0, so the Slurm tests skip with
 # a reason; in CI ($CI=true) that is an error.
 set -euo pipefail
 WITH_DBD=${WITH_DBD:-1}
 SLURM_CPUS=${SLURM_CPUS:-16}
 CONF=/etc/slurm/slurm.conf
+MULTI_DIR=${MULTI_DIR:-/var/lib/freight-ci/slurm-multi}
 export DEBIAN_FRONTEND=noninteractive
 
 log() { echo "ci/slurm.sh: $*" >&2; }
@@ -134,9 +139,72 @@ gone() { ! kill -0 "$1" 2>/dev/null; }
 
 pid_running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
+multi() { SLURM_CONF="$MULTI_DIR/slurm.conf" "$@"; }
+
+multi_ready() {  # both nodes of the two-node cluster can run jobs
+  [ "$(multi sinfo -h -N -o %t 2>/dev/null | grep -cE '^(idle|mix|alloc|comp|plnd)$')" = 2 ]
+}
+
+write_multi_conf() {
+  local host d=$MULTI_DIR i
+  host=$(hostname -s)
+  install -d -o slurm -g slurm "$d/state" "$d/log"
+  install -d "$d/spool" "$d/dev"
+  # fake GPUs: character devices; the trailing number becomes the index in CUDA_VISIBLE_DEVICES
+  for i in 0 1; do [ -e "$d/dev/nvidia$i" ] || mknod "$d/dev/nvidia$i" c 195 "$i"; done
+  cat > "$d/slurm.conf" <<EOF
+ClusterName=multi
+SlurmctldHost=${host}(127.0.0.1)
+SlurmctldPort=16817
+SlurmUser=slurm
+AuthType=auth/munge
+StateSaveLocation=$d/state
+SlurmdSpoolDir=$d/spool/%n
+SlurmctldPidFile=$d/slurmctld.pid
+SlurmdPidFile=$d/slurmd-%n.pid
+SlurmctldLogFile=$d/log/slurmctld.log
+SlurmdLogFile=$d/log/slurmd-%n.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+MpiDefault=none
+MailProg=/bin/true
+ReturnToService=2
+SlurmdParameters=config_overrides
+SchedulerParameters=batch_sched_delay=0,sched_min_interval=0
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/filetxt
+JobCompLoc=$d/log/jobcomp.log
+GresTypes=gpu
+NodeName=n1 NodeHostname=${host} NodeAddr=127.0.0.1 Port=17001 CPUs=2 RealMemory=1000 Gres=gpu:2
+NodeName=n2 NodeHostname=${host} NodeAddr=127.0.0.1 Port=17002 CPUs=2 RealMemory=1000
+PartitionName=batch Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+EOF
+  echo "NodeName=n1 Name=gpu File=$d/dev/nvidia[0-1]" > "$d/gres.conf"  # read next to slurm.conf
+}
+
+up_multi() {
+  if multi_ready; then log "the two-node cluster is up already"; return 0; fi
+  write_multi_conf
+  pid_running "$MULTI_DIR/slurmctld.pid" || multi slurmctld -c
+  pid_running "$MULTI_DIR/slurmd-n1.pid" || multi slurmd -N n1
+  pid_running "$MULTI_DIR/slurmd-n2.pid" || multi slurmd -N n2
+  wait_for 150 multi_ready || { log "the two-node cluster never became idle"; multi sinfo -N >&2; exit 1; }
+  log "two-node Slurm is up: SLURM_CONF=$MULTI_DIR/slurm.conf ($(multi sinfo -h -N -o '%N' | tr '\n' ' '))"
+}
+
+stop_multi() {
+  local pids
+  pids=$(cat "$MULTI_DIR"/*.pid 2>/dev/null || true)
+  multi scontrol shutdown >/dev/null 2>&1 || true
+  for pid in $pids; do wait_for 50 gone "$pid" || true; done
+  rm -f "$MULTI_DIR"/*.pid
+}
+
 up() {
   need_root up
-  if node_ready && accounting_ready; then log "Slurm is up already"; return 0; fi
+  if node_ready && accounting_ready; then log "Slurm is up already"; up_multi; return 0; fi
   install_packages
   pid_running /run/slurmctld.pid && stop_slurm
   start_munge
@@ -147,6 +215,7 @@ up() {
   wait_for 150 node_ready || { log "the node never became idle"; sinfo >&2; exit 1; }
   if [ "$WITH_DBD" = 1 ]; then wait_for 50 accounting_ready || { log "sacctmgr never listed cluster ci"; exit 1; }; fi
   log "Slurm is up: $(sinfo -h -o '%P %D node(s) %c CPUs %t')$([ "$WITH_DBD" = 1 ] && echo ', with accounting')"
+  up_multi
 }
 
 stop_slurm() {
@@ -159,6 +228,7 @@ stop_slurm() {
 
 down() {
   need_root down
+  stop_multi
   stop_slurm
   if pid_running /run/slurmdbd.pid; then kill "$(cat /run/slurmdbd.pid)"; fi
   rm -f /run/slurmdbd.pid
@@ -171,6 +241,7 @@ status() {
   if ! node_ready; then log "Slurm is not up: run 'bash ci/slurm.sh up' as root"; return 1; fi
   sinfo
   scontrol show config | grep -E '^(AccountingStorageType|MaxArraySize) '
+  if multi_ready; then multi sinfo -N; else log "the two-node cluster is not up (SLURM_CONF=$MULTI_DIR/slurm.conf)"; fi
 }
 
 case "${1:-}" in

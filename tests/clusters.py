@@ -63,3 +63,19 @@ def shellcheck(path: Path) -> None:
     done = subprocess.run(["shellcheck", "-S", "warning", "-f", "gcc", str(path)], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr + path.read_text()
 
+
+
+def condor_submit_ads(path: Path) -> dict:
+    """The htcondor bindings' own reading of a submit file (items and job ads), in a subprocess
+    (tests/sched/condor_validate.py; a freed ClassAd segfaults the interpreter)."""
+    import importlib.util
+    import json
+    import sys
+
+    if importlib.util.find_spec("htcondor") is None:
+        require("the htcondor bindings are not installed", "pip install 'htcondor==24.*'")
+    script = Path(__file__).parent / "sched" / "condor_validate.py"
+    done = subprocess.run([sys.executable, str(script), str(path)], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "CONDOR_CONFIG": "/dev/null"})
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)

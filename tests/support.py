@@ -60,3 +60,27 @@ class Project:
             "run", "--json", *args[1:], env=env)
         assert done.stdout.strip(), done.stderr
         return json.loads(done.stdout)
+
+
+def ngc_calls(tmp_path: Path, script: str) -> list[list[str]]:
+    """The `ngc` commands a Base Command script runs, in order: bash runs it with a stand-in
+    `ngc` first on PATH that writes its arguments down (one JSON list a line)."""
+    bin_dir, log = tmp_path / "ngc-bin", tmp_path / "ngc-calls.jsonl"
+    bin_dir.mkdir(exist_ok=True)
+    log.unlink(missing_ok=True)
+    ngc = bin_dir / "ngc"
+    ngc.write_text(f"#!{sys.executable}\nimport json, sys\n"
+                   f"with open({str(log)!r}, 'a') as f:\n    f.write(json.dumps(sys.argv[1:]) + '\\n')\n")
+    ngc.chmod(0o755)
+    path = tmp_path / "submit.sh"
+    path.write_text(script)
+    done = subprocess.run(["bash", str(path)], env={"PATH": f"{bin_dir}:/usr/bin:/bin"}, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return [["ngc", *json.loads(line)] for line in log.read_text().splitlines()]
+
+
+def ngc_job_runs(tmp_path: Path, script: str) -> list[dict[str, str]]:
+    """The flags of each `ngc base-command job run` the script runs, in order."""
+    runs = [argv for argv in ngc_calls(tmp_path, script) if argv[1:4] == ["base-command", "job", "run"]]
+    return [dict(zip(argv[4::2], argv[5::2])) for argv in runs]

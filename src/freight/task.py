@@ -186,7 +186,13 @@ class TaskAttempt:
         argv = command_argv(self.job, self.params)
         env = task_env(self.job, self.paths, self.index, self.params, os.environ)
         env["FREIGHT_ATTEMPT"] = str(self.state["attempt"])  # > 1: resume from a checkpoint
-        if self.job.get("container"):  # the program runs in the image; this wrapper stays here
+        if self.job.get("launcher"):  # Ray/torchrun over the nodes: its script runs the program
+            argv, env = self._launched(argv, env)
+            if self.start_error:
+                return 127
+        elif self.job.get("container") and os.environ.get("FREIGHT_IN_IMAGE"):  # a Kubernetes pod: already in it
+            argv = ["python3", *argv[1:]] if argv[0] == "python" else argv
+        elif self.job.get("container"):  # the program runs in the image; this wrapper stays here
             argv, env = self._containerized(argv, env)
             if self.start_error:
                 return 127
@@ -221,6 +227,19 @@ class TaskAttempt:
             return argv, env
         self._log(wrapped.note)
         return wrapped.argv, wrapped.env
+
+    def _launched(self, argv: list[str], env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+        """`bash SCRIPT`: the launcher's script (in the image, with one) runs the program."""
+        from freight.launchers import launch_command  # only multi-node jobs pay for it
+
+        try:
+            launched = launch_command(self.job, str(self.paths.root), self.task_dir, argv, env, dict(os.environ))
+        except FreightError as exc:
+            self.start_error = exc.one_line()
+            self._log(f"freight: {self.start_error}")
+            return argv, env
+        self._log(launched.note)
+        return launched.argv, launched.env
 
     def _could_not_start(self, argv: list[str], exc: OSError) -> int:
         if exc.filename == self.job["workdir"]:

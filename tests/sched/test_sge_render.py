@@ -109,9 +109,10 @@ def test_scattered_rows_are_one_array_over_a_rows_file(tmp_path):
 
 
 def test_big_sweeps_are_split_into_arrays_of_at_most_max_array_tasks():
-    assert [(c.indices, c.mapped, c.task_range) for c in plan_chunks([0, 1, 2, 3, 4], 2)] == [
+    assert [(list(c.indices), c.mapped, c.task_range) for c in plan_chunks([0, 1, 2, 3, 4], 2)] == [
         ([0, 1], False, (1, 2)), ([2, 3], False, (3, 4)), ([4], False, (5, 5))]
-    assert [(c.indices, c.task_range) for c in plan_chunks([0, 2, 3], 2)] == [([0, 2], (1, 2)), ([3], (1, 1))]
+    assert [(list(c.indices), c.task_range) for c in plan_chunks([0, 2, 3], 2)] == [([0, 2], (1, 2)), ([3], (1, 1))]
+    assert [c.indices for c in plan_chunks(list(range(10_000)), 75_000)] == [range(10_000)]  # no per-row list
 
 
 @pytest.mark.parametrize("indices, row", [([0, 1, 2], 1), ([4, 7, 9], 7)])

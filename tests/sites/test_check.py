@@ -50,9 +50,9 @@ def test_scratch_that_does_not_exist_gets_mkdir_and_other_variables_are_listed(t
     assert [f.detail for f in found if f.what in ("scratch", "variable")] == ["/scratch365/$USER: $USER is not set"]
 
 
-def test_a_missing_target_and_a_cpu_site_without_modules(tmp_path):
+def test_the_htcondor_target_and_a_cpu_site_without_modules(tmp_path):
     chtc = findings("chtc", {}, have={"condor_submit", "condor_q"})
-    assert not chtc["target"].ok and chtc["target"].detail == "freight has no htcondor target yet"
+    assert chtc["target"].ok and chtc["target"].detail == "freight's htcondor target"
     assert chtc["scheduler"].ok and "engine" not in chtc
     ch = findings("slurm-charliecloud", {}, have={"sbatch", "squeue", "scancel", "srun"})
     assert list(ch) == ["target", "scheduler", "engine"]

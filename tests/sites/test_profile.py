@@ -97,15 +97,7 @@ def test_each_runnable_profile_renders_a_script_that_passes_shellcheck(tmp_path,
         shellcheck(path)
 
 
-@pytest.mark.parametrize("name,target", [("chtc", "htcondor"), ("nvidia-bcp", "basecommand")])
-def test_a_profile_for_a_target_freight_lacks_says_so(tmp_path, name, target):
-    with pytest.raises(ConfigError) as caught:
-        build(tmp_path, profile=name)
-    assert caught.value.one_line() == (
-        f"profile {name!r} runs on the {target} target, which freight does not have yet (fix: pick one "
-        "freight has with --target (local, sge, slurm); the profile's other settings still apply)")
-    job, config = build(tmp_path, profile=name, target="local")  # the rest of it still applies
-    assert config.target == "local"
+# chtc and nvidia-bcp (htcondor, basecommand targets): tests/sites/test_profile_chtc_bcp.py
 
 
 def test_chtc_resources_come_underneath_the_command_line(tmp_path):

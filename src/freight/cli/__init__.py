@@ -35,6 +35,10 @@ def load_app():
     from freight.cli import script as _script  # noqa: F401
     from freight.cli import shell as _shell  # noqa: F401
     from freight.cli import profiles as _profiles  # noqa: F401
+    from freight.cli import doctor as _doctor  # noqa: F401
+    from freight.cli import bench as _bench  # noqa: F401
+    from freight.cli import image as _image  # noqa: F401
+    from freight.cli import image_build as _image_build  # noqa: F401
 
     return app
 

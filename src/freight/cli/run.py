@@ -9,6 +9,7 @@ import typer
 
 from freight.cli.app import app, err, print_json, warn
 from freight.errors import InputError
+from freight.sched import TARGETS
 
 RUN_SETTINGS = {"allow_interspersed_args": False, "ignore_unknown_options": True}
 
@@ -29,10 +30,10 @@ def run(
     max_parallel: int = typer.Option(None, "--max-parallel", help="Most tasks running at once."),
     env: str = typer.Option(None, "--env", help="current | venv | auto (default: auto)."),
     name: str = typer.Option(None, "--name", help="Run name (default: the script's)."),
-    target: str = typer.Option(None, "--target", "-t", help="Where to run: local, slurm, sge (default: local)."),
+    target: str = typer.Option(None, "--target", "-t", help=f"Where to run: {', '.join(TARGETS)} (default: local)."),
     gpu_type: str = typer.Option(None, "--gpu-type", help="GPU model, where the target can ask for one (a100)."),
     partition: str = typer.Option(None, "--partition", "-p", help="Slurm partition."),
-    queue: str = typer.Option(None, "--queue", "-q", help="Grid Engine queue."),
+    queue: str = typer.Option(None, "--queue", "-q", help="Grid Engine, PBS or LSF queue."),
     account: str = typer.Option(None, "--account", "-A", help="Account (project) to charge."),
     qos: str = typer.Option(None, "--qos", help="Slurm quality of service."),
     sbatch_arg: list[str] = typer.Option(None, "--sbatch-arg", help="Extra sbatch argument, e.g. --sbatch-arg=--exclusive (repeatable)."),
@@ -54,7 +55,7 @@ def run(
     requeue: bool = typer.Option(None, "--requeue/--no-requeue", help="Requeue a task that was preempted or signalled."),
     max_requeue: int = typer.Option(None, "--max-requeue", help="Most times one task is requeued (default 3)."),
     profile: str = typer.Option(None, "--profile", help="Site settings (freight profiles list): chtc, tacc-frontera, …"),
-    target_opt: list[str] = typer.Option(None, "--target-opt", help="KEY=VALUE for the target, as in [targets.NAME] of freight.toml (repeatable)."),
+    target_opt: list[str] = typer.Option(None, "--target-opt", help="KEY=VALUE for the target, as in \\[targets.NAME] of freight.toml (repeatable)."),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait for the tasks and show progress."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print what would run; run nothing."),
     as_json: bool = typer.Option(False, "--json", help="Print the run record as JSON."),

@@ -5,7 +5,7 @@
 - `--user UID:GID` of the submitting user: Docker's daemon runs as root, so without it the
   program would write root-owned files into the project folder.
 
-Only the Docker client is installed here (no daemon in CI): rendered and checked, not run.
+In CI, ci/containers.sh starts Debian's dockerd by hand: the image tests build and run with it.
 """
 
 from __future__ import annotations

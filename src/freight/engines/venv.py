@@ -405,16 +405,22 @@ def shim_pythonpath() -> str:
 
 def shim_files() -> dict[str, str]:
     """Path inside the shim's `freight` package -> content: __init__, report and its imports."""
+    return freight_module_files(["report.py"])
+
+
+def freight_module_files(roots: list[str], left_out: tuple[str, ...] = ()) -> dict[str, str]:
+    """`roots` (paths inside the freight package) and the freight modules they import, by path
+    inside the package -> content; paths starting with `left_out` are skipped."""
     package = Path(__file__).resolve().parents[1]
     files = {"__init__.py": SHIM_INIT}
-    pending = ["report.py"]
+    pending = list(roots)
     while pending:
         relative = pending.pop()
-        if relative in files:
+        if relative in files or relative.startswith(left_out):
             continue
         files[relative] = _package_source(package / relative)
-        pending += _freight_imports(files[relative])
-    for relative in list(files):  # a sub-package of the shim gets an empty __init__
+        pending += [_module_file(package, name) for name in _freight_imports(files[relative])]
+    for relative in list(files):  # a sub-package of the shim gets an empty __init__ unless it has its own
         for parent in Path(relative).parents[:-1]:
             files.setdefault(str(parent / "__init__.py"), "")
     return files
@@ -436,4 +442,10 @@ def _freight_imports(source: str) -> list[str]:
         elif isinstance(node, ast.Import):
             modules += [alias.name for alias in node.names]
     parts = [name.split(".")[1:] for name in modules if name.startswith("freight.")]
-    return [str(Path(*rest)) + ".py" for rest in parts if rest]
+    return [str(Path(*rest)) for rest in parts if rest]
+
+
+def _module_file(package: Path, name: str) -> str:
+    """`launchers` -> "launchers/__init__.py" for a sub-package, else "launchers.py"."""
+    init = Path(name) / "__init__.py"
+    return str(init) if (package / init).is_file() else name + ".py"

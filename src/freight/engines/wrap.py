@@ -51,7 +51,7 @@ def container_command(job: dict, run_dir: str, argv: list[str], env: dict[str, s
     engine.prepare(spec["image"], mounts)
     gpus = int(job.get("resources", {}).get("gpus") or 0)
     full = engine.exec_argv(
-        spec["image"], in_image(argv), mounts=[m.spec() for m in mounts],
+        spec["image"], in_image(argv, spec.get("python")), mounts=[m.spec() for m in mounts],
         env=inside_env(job, run_dir, env, host_env), workdir=job["workdir"], gpus=gpus,
     )
     note = f"freight: running in {engine.name} image {spec['image']}"
@@ -75,13 +75,19 @@ def inside_env(job: dict, run_dir: str, env: dict[str, str], host_env: dict[str,
     wanted = set(job.get("env", {})) | set(PASSED_THROUGH)
     inside = {k: v for k, v in env.items() if k in wanted or host_env.get(k) != v or k.startswith("FREIGHT_")}
     shim = os.path.join(run_dir, SHIM_DIR)
+    first = list(job["container"].get("pythonpath") or []) if job.get("container") else []
     if os.path.isdir(shim):  # `from freight import report` in the image's python
-        inside["PYTHONPATH"] = os.pathsep.join(p for p in (shim, job.get("env", {}).get("PYTHONPATH")) if p)
+        first.append(shim)
+    if first:  # a package project built into an image: its source, editable (freight.image.auto)
+        inside["PYTHONPATH"] = os.pathsep.join(p for p in (*first, job.get("env", {}).get("PYTHONPATH")) if p)
     return inside
 
 
-def in_image(argv: list[str]) -> list[str]:
-    """`python` is the image's python3 (Debian-based images have no `python`)."""
+def in_image(argv: list[str], python: str | None = None) -> list[str]:
+    """`python` is the image's python3 (Debian-based images have no `python`), or the
+    interpreter freight chose when it built the image (`python3` too, then)."""
+    if python and argv and argv[0] in ("python", "python3"):
+        return [python, *argv[1:]]
     return ["python3", *argv[1:]] if argv and argv[0] == "python" else list(argv)
 
 

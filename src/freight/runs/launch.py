@@ -214,6 +214,10 @@ def prepare(job: Job) -> tuple[Job, str]:
     from freight.engines.venv import prepare_environment, shim_pythonpath
 
     if job.container is not None:  # the image brings its own python (engines/wrap.py)
+        if job.container.image == "auto":  # build (or reuse) the project's image
+            from freight.image.auto import prepare_auto
+
+            job = prepare_auto(job)
         return job, f"the python3 of image {job.container.image}"
     if job.command[0] not in PYTHON_COMMANDS and not job.requirements:
         return job.model_copy(update={"python": sys.executable}), "this interpreter"
@@ -246,6 +250,10 @@ def submit(store: RunStore, job: Job, target_name: str, *, smoke_first: bool = F
     """
     target = get_target(target_name)
     target.check(job)
+    if job.launcher is not None:
+        from freight.launchers import check_launcher
+
+        check_launcher(job, target_name)
     if job.container is not None:
         from freight.engines.wrap import check_container, install_shim
 

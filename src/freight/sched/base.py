@@ -28,6 +28,7 @@ class Capabilities:
     gpus: bool = True
     gpu_types: bool = False
     multi_node: bool = False
+    launchers: tuple[str, ...] = ()  # multi-node launchers (freight.launchers) it can start
     requeue: bool = False
     time_limit: bool = True
 
@@ -71,7 +72,8 @@ def refuse_unsupported(target: Target, job: Job) -> None:
         (job.max_parallel is not None and not caps.throttle, "--max-parallel"),
         (res.gpus > 0 and not caps.gpus, "GPUs"),
         (res.gpu_type is not None and not caps.gpu_types, "typed GPUs (--gpu-type)"),
-        (res.nodes > 1 and not caps.multi_node, "several nodes (--nodes)"),
+        (job.launcher is not None and job.launcher not in caps.launchers, f"--{job.launcher}"),
+        (res.nodes > 1 and not (caps.multi_node or job.launcher in caps.launchers), "several nodes (--nodes)"),
     ]
     for unsupported, what in problems:
         if unsupported:

@@ -21,6 +21,7 @@ from freight.fsutil import read_json, write_json_atomic
 from freight.runs.layout import RunPaths
 from freight.runs.store import pid_alive
 from freight.sched.base import Capabilities, Submission, refuse_unsupported
+from freight.sched.batch import consecutive_ranges
 from freight.sched.local_pool import Capacity
 from freight.sched.render import render_template
 from freight.spec.job import Job
@@ -31,7 +32,8 @@ SUPERVISORS = "local-supervisors.json"
 
 class LocalTarget:
     name = "local"
-    capabilities = Capabilities(gpu_types=False, multi_node=False, requeue=False)
+    # Several "nodes" only through a launcher: each is a process group on this machine.
+    capabilities = Capabilities(gpu_types=False, multi_node=False, requeue=False, launchers=("ray", "torchrun"))
 
     def check(self, job: Job) -> None:
         refuse_unsupported(self, job)
@@ -57,7 +59,8 @@ class LocalTarget:
         job, capacity = run.job, Capacity.detect()
         parallel = min(capacity.cpus // job.resources.cpus, job.max_parallel or sys.maxsize)
         script = render_template(
-            "local.sh.j2", run_id=run.id, indices=indices, parallel=max(parallel, 1),
+            "local.sh.j2", run_id=run.id, count=len(indices), ranges=consecutive_ranges(indices),
+            parallel=max(parallel, 1),
             cpus=capacity.cpus, gpus=capacity.gpu_ids, workdir=job.workdir,
             python=sys.executable, run_dir=run.paths.root,
         )

@@ -29,7 +29,6 @@ Every submission is one array job, rendered from templates/sge.qsub.j2 and hande
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 import pwd
@@ -38,15 +37,18 @@ import shutil
 import sys
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from freight.errors import ConfigError, FreightError, MissingToolError
 from freight.fsutil import read_json, write_json_atomic
 from freight.preempt import parse_signal
+from freight.sched.arrayjobs import flag_lines
+from freight.sched.arrayjobs import load_options as load_array_options
 from freight.sched.base import Capabilities, Submission, refuse_unsupported
 from freight.sched.batch import (
     Range, consecutive_ranges, crash_point, expand_ranges, in_ranges, one_line, parse_ranges, run_tool,
@@ -79,6 +81,9 @@ class SgeOptions(BaseModel):
     project: str | None = None  # -P
     account: str | None = None  # -A
     pe: str = "smp"  # parallel environment for cpus > 1: -pe <pe> <cpus>
+    # A parallel environment that spans hosts (allocation_rule $round_robin or $fixed, with
+    # control_slaves TRUE for `qrsh -inherit`), for --nodes N --torchrun: -pe <node_pe> <N x cpus>
+    node_pe: str | None = None
     mem_resource: str = "h_vmem"  # per-slot memory complex: h_vmem, mem_free, m_mem_free, ...
     gpu_resource: str = "gpu"  # GPU complex: gpu (-l gpu=N), Notre Dame's gpu_card, ...
     qsub_args: list[str] = Field(default_factory=list)  # extra `#$` lines, e.g. "-m ea"
@@ -86,7 +91,7 @@ class SgeOptions(BaseModel):
     verify: bool = True  # -w e: refuse a request no queue can ever satisfy, at submit time
     max_array_tasks: int = Field(75000, ge=1)
 
-    @field_validator("queue", "gpu_queue", "project", "account", "pe", "mem_resource", "gpu_resource")
+    @field_validator("queue", "gpu_queue", "project", "account", "pe", "node_pe", "mem_resource", "gpu_resource")
     @classmethod
     def _one_word(cls, value: str | None) -> str | None:
         if value is not None and not _TOKEN.match(value):
@@ -96,23 +101,11 @@ class SgeOptions(BaseModel):
     @field_validator("qsub_args")
     @classmethod
     def _flag_lines(cls, lines: list[str]) -> list[str]:
-        for line in lines:
-            if "\n" in line or "\r" in line or not line.strip().startswith("-"):
-                raise ValueError(f"{line!r} must be qsub options on one line, like \"-m ea\"")
-        return [line.strip() for line in lines]
+        return flag_lines(lines, "qsub", "-m ea")
 
 
 def load_options(options: dict[str, Any]) -> SgeOptions:
-    try:
-        return SgeOptions.model_validate(options)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        key = ".".join(str(part) for part in error["loc"][:1]) or "?"
-        if error["type"] == "extra_forbidden":
-            close = difflib.get_close_matches(key, SgeOptions.model_fields, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(SgeOptions.model_fields)}"
-            raise ConfigError(f"[targets.sge] has no setting {key!r}", fix=hint) from None
-        raise ConfigError(f"[targets.sge] {key}: {error['msg']}", fix=FIX_OPTIONS) from None
+    return load_array_options(SgeOptions, "sge", options, FIX_OPTIONS)
 
 
 # -- rendering ----------------------------------------------------------------------------------
@@ -123,7 +116,7 @@ class Chunk:
     """One array job: these rows, as array tasks first..last (mapped: through a rows file, or
     with pack > 1 a pack file whose line k-1 holds the rows of array task k)."""
 
-    indices: list[int]
+    indices: Sequence[int]  # a range for one block of rows: memory does not grow with the sweep
     mapped: bool
     pack: int = 1
 
@@ -138,10 +131,12 @@ class Chunk:
         return position // self.pack + 1 if self.mapped else self.indices[position] + 1
 
 
-def plan_chunks(indices: list[int], max_tasks: int, pack: int = 1) -> list[Chunk]:
+def plan_chunks(indices: Sequence[int], max_tasks: int, pack: int = 1) -> list[Chunk]:
     if pack > 1:
         indices = sorted(set(indices))  # the order pack_groups cuts them in
     mapped = pack > 1 or len(consecutive_ranges(indices)) > 1
+    if indices and not mapped:
+        indices = range(indices[0], indices[-1] + 1)  # one block: its slices are ranges too
     size = max_tasks * pack
     return [Chunk(indices[i:i + size], mapped, pack) for i in range(0, len(indices), size)]
 
@@ -185,7 +180,7 @@ def resource_context(job, opts: SgeOptions, per_element: int = 1) -> dict[str, A
         "queue": opts.gpu_queue if res.gpus and opts.gpu_queue else opts.queue,
         "project": opts.project, "account": opts.account,
         "h_rt": h_rt(per_element * (res.time_s + H_RT_MARGIN_S)) if res.time_s else None,
-        "pe": opts.pe, "pe_slots": slots,
+        "pe": opts.node_pe if res.nodes > 1 else opts.pe, "pe_slots": res.nodes * res.cpus if res.nodes > 1 else slots,
         "mem": f"{opts.mem_resource}={mem_per_slot}M" if mem_per_slot else None,
         "gpus": f"{opts.gpu_resource}={res.gpus}" if res.gpus else None,
         "notify": opts.notify, "verify": opts.verify, "extra": opts.qsub_args,
@@ -340,7 +335,7 @@ class Location:
 
 class SgeTarget:
     name = "sge"
-    capabilities = Capabilities(gpu_types=False, multi_node=False, requeue=True)
+    capabilities = Capabilities(gpu_types=False, multi_node=False, requeue=True, launchers=("torchrun",))
 
     def __init__(self) -> None:
         self._snapshot: Snapshot | None = None
@@ -350,7 +345,11 @@ class SgeTarget:
 
     def check(self, job) -> None:
         refuse_unsupported(self, job)
-        load_options(job.target_options)
+        options = load_options(job.target_options)
+        if job.resources.nodes > 1 and not options.node_pe:
+            raise ConfigError("several nodes on Grid Engine need a parallel environment that spans hosts",
+                              fix='set [targets.sge] node_pe = "<pe>" (`qconf -spl` lists them; '
+                                  'allocation_rule $round_robin or $fixed, control_slaves TRUE)')
         if shutil.which("qsub") is None:
             raise MissingToolError("qsub is not installed here (needed for --target sge)",
                                    fix="run freight on the cluster's login node, or start a "

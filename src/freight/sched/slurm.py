@@ -32,7 +32,6 @@ cluster's JobRequeue default, decides what runs again. A requeued task's state f
 
 from __future__ import annotations
 
-import difflib
 import re
 import shutil
 import subprocess
@@ -43,7 +42,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from freight.errors import ConfigError, FreightError, MissingToolError
 from freight.fsutil import read_json, write_json_atomic
@@ -134,16 +133,9 @@ class SlurmOptions(BaseModel):
 
 
 def slurm_options(job: Job) -> SlurmOptions:
-    try:
-        return SlurmOptions.model_validate(job.target_options)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        key = ".".join(str(part) for part in error["loc"])
-        if error["type"] == "extra_forbidden":
-            close = difflib.get_close_matches(key, SlurmOptions.model_fields, n=1)
-            fix = f"did you mean {close[0]!r}?" if close else "known: " + ", ".join(SlurmOptions.model_fields)
-            raise ConfigError(f"[targets.slurm] has no setting {key!r}", fix=fix) from None
-        raise ConfigError(f"[targets.slurm] {key}: {error['msg']}", fix="correct it in freight.toml") from None
+    from freight.sched.common import load_target_options
+
+    return load_target_options(SlurmOptions, job.target_options, "slurm")
 
 
 # -- arrays ----------------------------------------------------------------------------------
@@ -366,7 +358,7 @@ class Element:
 
 class SlurmTarget:
     name = "slurm"
-    capabilities = Capabilities(gpu_types=True, multi_node=True, requeue=True)
+    capabilities = Capabilities(gpu_types=True, multi_node=True, requeue=True, launchers=("ray", "torchrun"))
 
     def __init__(self) -> None:
         self._views: dict[str, tuple[float, float, dict[int, Element] | None]] = {}

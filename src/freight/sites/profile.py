@@ -149,14 +149,30 @@ def _slurm_options(options: dict) -> None:
     slurm_options(SimpleNamespace(target_options=options))  # it reads only job.target_options
 
 
-def _sge_options(options: dict) -> None:
-    from freight.sched.sge import load_options
+# Where each target's [targets.NAME] settings are checked: "module:function" taking the table.
+OPTION_LOADERS = {
+    "sge": "freight.sched.sge:load_options",
+    "htcondor": "freight.sched.htcondor_render:load_options",
+    "basecommand": "freight.sched.basecommand:load_options",
+    "pbs": "freight.sched.pbs:load_options",
+    "lsf": "freight.sched.lsf:load_options",
+    "kubernetes": "freight.sched.kubernetes:load_options",
+}
 
-    load_options(options)
+
+def _loader(spec: str) -> Callable[[dict], None]:
+    def check(options: dict) -> None:
+        import importlib
+
+        module, _, function = spec.partition(":")
+        getattr(importlib.import_module(module), function)(options)
+
+    return check
 
 
 # The targets whose [targets.NAME] settings have a model; the others are kept as written.
-OPTION_CHECKS: dict[str, Callable[[dict], None]] = {"slurm": _slurm_options, "sge": _sge_options}
+OPTION_CHECKS: dict[str, Callable[[dict], None]] = {"slurm": _slurm_options,
+                                                     **{name: _loader(spec) for name, spec in OPTION_LOADERS.items()}}
 
 
 def _check_target_options(target: str, options: Any, path: Path) -> None:

@@ -47,6 +47,9 @@ class Container(BaseModel):
     base: str | None = None  # --base: the image to build on; None: chosen from the requirements
     bake: bool = False  # copy the code into the image instead of binding it in at run time
     deps: Literal["image", "outside"] = "image"  # outside: a uv environment on shared storage, bound in
+    # Set by freight when it built the image (image = "auto", freight.image.auto):
+    python: str | None = None  # what `python` in the command means in the image (default python3)
+    pythonpath: list[str] = Field(default_factory=list)  # put first on PYTHONPATH inside (editable package)
 
 
 class Preemption(BaseModel):
