@@ -92,9 +92,10 @@ class Probe:
 
 def diagnose(request: DoctorRequest | None = None) -> Report:
     """Every check, the slow ones (commands) run at once in threads."""
-    from freight.doctor_checks import cache_findings, cuda_findings, login_findings
+    from freight.doctor_checks import cache_findings, check_request, cuda_findings, login_findings
 
     request = request or DoctorRequest()
+    check_request(request)
     environ = os.environ if request.environ is None else request.environ
     commands = {**ENGINES, **SCHEDULERS, "nvidia-smi": GPU_QUERY, "who": ["who"]}
     probes = run_probes(commands, environ)

@@ -58,6 +58,17 @@ def logged_in_users(found: Probe) -> set[str]:
 
 # --- the driver against an image's or a planned base's CUDA version ---------------------------
 
+def check_request(request: DoctorRequest) -> None:
+    """ConfigError for a --cuda or --image that cannot be checked, before any probe runs."""
+    from freight.cuda_drivers import parse_cuda
+    from freight.image.bases import check_image_ref
+
+    if request.cuda is not None:
+        parse_cuda(request.cuda)
+    if request.image is not None:
+        check_image_ref(request.image, "--image")
+
+
 def cuda_findings(request: DoctorRequest, driver: str | None, probes: Mapping[str, Probe]) -> list[Finding]:
     from freight.cuda_drivers import check_driver, minimum_driver, parse_cuda
 
@@ -69,14 +80,16 @@ def cuda_findings(request: DoctorRequest, driver: str | None, probes: Mapping[st
     if request.image:
         found = image_cuda(request.image, probes)
         if found is None:
-            findings.append(Finding("cuda", request.image, "info", "no CUDA version in the image's name or ENV (a CPU image?)",
+            findings.append(Finding("cuda", request.image, "info", "no CUDA version in the image's name, nor in its "
+                                    "ENV if it is here (a CPU image, or not pulled here?)",
                                     fix="pass --cuda X.Y to check the CUDA version it uses"))
         else:
             wanted.append((request.image, found))
     for label, cuda in wanted:
         if driver is None:
-            needs, _ = minimum_driver(cuda)
-            findings.append(Finding("cuda", label, "info", f"CUDA {cuda} needs driver >= {needs}; no NVIDIA driver here to check",
+            needs, notes = minimum_driver(cuda)
+            detail = "; ".join([f"CUDA {cuda} needs driver >= {needs}; no NVIDIA driver here to check", *notes])
+            findings.append(Finding("cuda", label, "info", detail,
                                     fix=f"run `freight doctor --cuda {cuda}` on a GPU node (in a job)"))
             continue
         verdict = check_driver(driver, cuda)

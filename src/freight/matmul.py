@@ -70,6 +70,23 @@ def script_text() -> str:
     return resources.files("freight").joinpath("data", SCRIPT).read_text(encoding="utf-8")
 
 
+def check_request(request: MatmulRequest, target: str | None = None) -> None:
+    """Bad input said before anything runs (the host's own measurement takes a while): the
+    sizes, an --engine that is unknown or has no --image to run, a target that does not exist."""
+    check_sizes(request.sizes)
+    if request.engine is not None:
+        from freight.engines import get_engine
+
+        if request.image is None:
+            raise InputError(f"--engine {request.engine} runs --image, and no --image is given",
+                             fix="add --image REF, or drop --engine")
+        get_engine(request.engine)
+    if target is not None:
+        from freight.sched import get_target
+
+        get_target(target)
+
+
 def check_sizes(sizes: list[int]) -> None:
     """Refuse sizes that are not positive or whose three float32 matrices do not fit in memory."""
     if not sizes or any(size <= 0 for size in sizes):

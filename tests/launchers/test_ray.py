@@ -132,3 +132,20 @@ def test_an_inner_srun_runs_without_the_outer_steps_layout(tmp_path):
     line = next(line for line in text.splitlines() if "setsid env" in line)
     for name in ("SLURM_NTASKS", "SLURM_CPU_BIND", "SLURM_MEM_PER_CPU", "SLURM_STEP_ID"):
         assert f"-u {name} " in line + " "
+
+
+@pytest.mark.parametrize("engine", ["charliecloud", "podman"])
+def test_in_an_image_without_ray_the_launcher_says_so_in_one_line(project, engine):
+    """The launcher runs Ray and the driver through the engine: the check runs in the image."""
+    from ci_images import image_for
+    from ci_images import require as require_images
+
+    image = image_for(engine, require_images(engine))
+    write_driver(project, DRIVER)
+    record = json.loads(project.freight("run", "--json", "--target", "local", "--nodes", "2", "--ray",
+                                        "--image", image, "--engine", engine, "driver.py").stdout)
+    assert tasks_by_state(record) == {"failed": [0]}
+    state = state_of(record["run_dir"], 0)
+    assert state["exit_code"] == 127
+    assert state["log_tail"].splitlines()[-1] == (
+        "freight: ray is not installed for python3: pip install 'freight[ray]' (or ray itself) where the program runs")

@@ -62,8 +62,12 @@ def run_app(args: list[str]) -> int:
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code
-    except TyperException as exc:  # usage errors: typer prints them with the usage line
-        exc.show()
+    except TyperException as exc:
+        if getattr(exc, "ctx", None) is None:  # not a usage error: typer's own printing
+            exc.show()
+            return exc.exit_code
+        if exc.format_message():  # empty: no arguments, and the help was printed instead
+            err.print(f"freight: error: {usage_error_line(exc)}", markup=False, highlight=False)
         return exc.exit_code
     except typer.Abort:
         return 130
@@ -71,6 +75,14 @@ def run_app(args: list[str]) -> int:
         err.print("freight: interrupted")
         return 130
     return result if isinstance(result, int) else 0
+
+
+def usage_error_line(exc) -> str:
+    """A usage error (unknown option, bad choice, missing argument) as one line, like every
+    other error: click's message may hold newlines and tabs, and typer's checks add a
+    "Value error, " prefix."""
+    message = " ".join(exc.format_message().replace("Value error, ", "").split()).rstrip(".")
+    return f"{message} (fix: see `{exc.ctx.command_path} --help`)"
 
 
 def __getattr__(name: str):

@@ -31,9 +31,14 @@ def matmul(
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ) -> None:
     """GFLOPS of an n x n matrix multiplication for each size, like the TACC seed's scaling test."""
-    from freight.matmul import MatmulRequest, overhead, plot, run_matmul, submit_matmul
+    from freight.matmul import MatmulRequest, check_request, overhead, plot, run_matmul, submit_matmul
 
     request = MatmulRequest(sizes=parse_sizes(sizes), repeat=repeat, gpu=gpu, threads=threads, engine=engine)
+    check_request(replace(request, image=image), target)
+    if plot_path:  # said before the measurement, which takes a while
+        from freight.runs.results import check_plot_path
+
+        check_plot_path(plot_path)
     if target:
         results = [submit_matmul(replace(request, image=image), target, Path.cwd())]
     else:

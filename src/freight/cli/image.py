@@ -15,7 +15,7 @@ from rich.text import Text
 
 from freight.cli.app import app, err, out, print_json, warn
 
-image_app = typer.Typer(help="Container images: plan, render (and build, export, push).",
+image_app = typer.Typer(help="Container images: plan, render, build, export, push.",
                         no_args_is_help=True)
 app.add_typer(image_app, name="image")
 

@@ -52,11 +52,15 @@ def build_command(path: Path = PATH_ARG, engine: BuildEngine | None = ENGINE_OPT
                   dry_run: bool = image_remote.DRY_RUN_OPT, disk: str | None = image_remote.DISK_OPT) -> None:
     """Build the workload's image (nothing to do when an unchanged project was built before):
     prints the image reference the engine runs. With a profile whose target is htcondor (chtc)
-    or --remote htcondor: submits an HTCondor build job instead (cli/image_remote.py)."""
+    or --remote htcondor: submits an HTCondor build job instead."""
     from freight.image.build import build_image, plan_tag, progress
     from freight.image.remote_build import where_to_build
 
     where = where_to_build(path, profile, remote)
+    if engine and not where.remote:  # a missing engine is said before planning: locking takes a while
+        from freight.image.builders import pick_builder
+
+        pick_builder(engine.value)
     plan = _plan(path, base, bake, deps, python, True)
     if where.remote:
         image_remote.build_remotely(plan, where, engine.value if engine else None, registry, render_only,

@@ -38,7 +38,7 @@ def run(
     qos: str = typer.Option(None, "--qos", help="Slurm quality of service."),
     sbatch_arg: list[str] = typer.Option(None, "--sbatch-arg", help="Extra sbatch argument, e.g. --sbatch-arg=--exclusive (repeatable)."),
     qsub_arg: list[str] = typer.Option(None, "--qsub-arg", help="Extra qsub argument, e.g. --qsub-arg='-m ea' (repeatable)."),
-    image: str = typer.Option(None, "--image", help="Run the program inside this image (docker://…, a .sif, a Charliecloud image dir)."),
+    image: str = typer.Option(None, "--image", help="Run the program inside this image (docker://…, a .sif, a Charliecloud image dir), or auto: build the project's image here and use it."),
     engine: str = typer.Option(None, "--engine", help="apptainer | singularity | charliecloud | podman | docker | enroot | pyxis."),
     mount: list[str] = typer.Option(None, "--mount", help="HOST[:CONTAINER[:ro]] bound into the container (repeatable)."),
     base: str = typer.Option(None, "--base", help="With --image auto: build on this base image (default: chosen from the requirements)."),

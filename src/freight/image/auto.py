@@ -30,6 +30,10 @@ def prepare_auto(job, *, on_line=None):
 
     spec = job.container
     builder = builder_for(spec.engine)
+    if builder is not None:  # a missing engine is said before planning: locking takes a while
+        from freight.image.builders import pick_builder
+
+        pick_builder(builder)
     plan = make_plan(Path(job.workdir), base=spec.base, bake=spec.bake, deps=spec.deps)
     with progress(f"building image {plan.ref}") as hook:
         built = build_image(plan, builder, on_line=on_line or hook)
@@ -39,6 +43,24 @@ def prepare_auto(job, *, on_line=None):
     update = {"image": built.ref, "engine": built.engine, "python": python,
               "pythonpath": source_roots(Path(job.workdir)) if plan.package else []}
     return job.model_copy(update={"container": spec.model_copy(update=update)})
+
+
+# Targets whose nodes pull the image from a registry or get it sent: one built here is not there.
+BUILD_ELSEWHERE = {
+    "htcondor": "build it in an HTCondor build job (`freight image build --profile chtc`), then pass "
+                "--image with the .sif it brings back (or the docker:// name it pushed)",
+    "kubernetes": "`freight image build`, then `freight image push REF --registry REGISTRY/NAMESPACE`, "
+                  "and pass --image with the name pushed",
+    "basecommand": "`freight image build`, then `freight image push REF --registry nvcr.io/ORG/TEAM`, "
+                   "and pass --image with the name pushed",
+}
+
+
+def check_target(target: str) -> None:
+    """ConfigError, before anything is built, for a target that cannot run an image built here."""
+    if target in BUILD_ELSEWHERE:
+        raise ConfigError(f"--image auto builds here, and --target {target} cannot run an image built here",
+                          fix=BUILD_ELSEWHERE[target])
 
 
 def builder_for(engine: str | None) -> str | None:

@@ -23,6 +23,8 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from freight.errors import ConfigError
+
 REFRESH_COMMAND = "python -m freight.image.bases --refresh-help"
 BaseKind = str  # "cuda" | "python" | "conda" | "ngc" | "custom" | "local"
 
@@ -61,6 +63,14 @@ def choose(requirements: list[str], *, explicit: str | None = None, python: str 
         return python_base(python)
     name, spec = framework
     return cuda_base(name, spec, (versions or {}).get(name), needs_nvcc(reqs))
+
+
+def check_image_ref(image: str, flag: str = "--base") -> None:
+    """ConfigError for an image no engine takes: empty, or blanks in a name that is not a
+    local image file or folder."""
+    if not image.strip() or (any(c.isspace() for c in image) and not os.path.exists(image)):
+        raise ConfigError(f"{flag} {image!r} is not an image reference",
+                          fix=f"e.g. {flag} python:3.12-slim, {flag} nvcr.io/nvidia/pytorch:24.05-py3 or a .sif path")
 
 
 def explicit_base(image: str) -> BaseChoice:

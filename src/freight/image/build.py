@@ -144,6 +144,7 @@ def _run_logged(argv: list[str], builder: Builder, sink, on_line: LineHook | Non
 
 
 def _is_step(line: str) -> bool:
+    line = re.sub(r"^\[\d+/\d+\] ", "", line)  # podman's multi-stage builds: "[1/2] STEP 1/6: FROM …"
     stripped = line.lstrip()
     if line.startswith(STEP_MARKS):
         return True

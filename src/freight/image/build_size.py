@@ -108,7 +108,9 @@ def parse_gb(size: str | None) -> int | None:
     try:
         value = float(number) * (scale if scale is not None else 1.0)
     except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:  # "abc", "-5", "0", "inf"
         from freight.errors import ConfigError
 
-        raise ConfigError(f"{size!r} is not a size like 16G", fix="write a number of GB, e.g. 20G") from None
+        raise ConfigError(f"{size!r} is not a size like 16G", fix="write a number of GB above 0, e.g. 20G")
     return max(1, math.ceil(value))

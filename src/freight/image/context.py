@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from freight.errors import InputError
+
 SECRET = "may hold a secret"
 ENVIRONMENT = "a virtual or conda environment"
 NOT_CODE = "not part of the code"
@@ -104,6 +106,8 @@ def _consider_file(context: Context, ignore: "IgnoreRules", rel: str) -> None:
     parts = rel.split("/")
     reason = next((_SKIP_DIRS[p] for p in parts[:-1] if p in _SKIP_DIRS), None)
     reason = reason or secret_reason(parts[-1]) or ignore.reason(rel, is_dir=False)
+    if not reason and not os.access(context.root / rel, os.R_OK):  # hashing it would fail later
+        reason = "cannot be read (permission denied)"
     if reason:
         context.left_out.append(LeftOut(rel, reason))
     else:
@@ -150,7 +154,10 @@ class IgnoreRules:
         for name in IGNORE_FILES:
             path = root / name
             if path.is_file():
-                lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+                try:
+                    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+                except OSError as exc:
+                    raise InputError(f"cannot be read ({exc.strerror})", fix="check its permissions", path=path) from None
                 return cls.parse(lines, name)
         return cls([])
 

@@ -36,6 +36,9 @@ def default_output(ref: str, to: str) -> Path:
 
 def source_of(ref: str, engine: str | None = None) -> str:
     """Where REF lives: "dir" (a directory image), "docker" or "podman" (a tag in its store)."""
+    if engine is not None and engine not in ("docker", "podman"):
+        raise ConfigError(f"--engine {engine!r}: export and push read docker's or podman's image store",
+                          fix="use --engine docker or --engine podman (podman sees buildah's images), or leave it out")
     if os.path.isdir(ref):
         return "dir"
     names = [engine] if engine else ["docker", "podman"]
@@ -45,7 +48,7 @@ def source_of(ref: str, engine: str | None = None) -> str:
             return name
     where = engine or "docker or podman"
     raise InputError(f"no image {ref} in {where} here, and it is not a directory image",
-                     fix="build it first (freight image build) or check the name with `podman images`")
+                     fix=f"build it first (freight image build) or check the name with `{engine or 'podman'} images`")
 
 
 def export_argv(ref: str, source: str, to: str, out: Path) -> list[list[str]]:
@@ -76,8 +79,11 @@ def export_image(ref: str, to: str, out: Path | None = None, engine: str | None 
     """Write REF as `to` at `out` (default: ./NAME-TAG.EXT); the path written."""
     source = source_of(ref, engine)
     out = Path(out or default_output(ref, to)).absolute()
-    if out.exists() and to == "dir":
-        raise InputError("the export folder exists already", path=out, fix="remove it or pass another --out")
+    if out.exists():  # never written over: `docker save` would replace any file there
+        what = "folder" if out.is_dir() else "file"
+        raise InputError(f"the export {what} exists already", path=out, fix="remove it or pass another --out")
+    if not out.parent.is_dir():
+        raise InputError("no such folder for the export", path=out.parent, fix="create it first or pass another --out")
     for argv in export_argv(ref, source, to, out):
         _run(argv)
     return out

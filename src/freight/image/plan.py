@@ -107,7 +107,13 @@ def make_plan(path: Path | str, *, base: str | None = None, bake: bool = False,
 
     if deps not in ("image", "outside"):
         raise ConfigError(f"unknown deps mode {deps!r}", fix="use --deps image or --deps outside")
+    if base is not None:
+        bases.check_image_ref(base)
     source = Path(path).resolve()
+    if source.is_file() and source.suffix == ".ipynb":
+        from freight.deps.notebook import load_notebook
+
+        load_notebook(source)  # the workload itself: broken is an error (`freight deps` only warns)
     report = analyze(source, cache=True)
     root = source if source.is_dir() else source.parent
     requirements = [pkg.requirement for pkg in report.requirements]
@@ -121,7 +127,7 @@ def make_plan(path: Path | str, *, base: str | None = None, bake: bool = False,
         python=version, python_source=why, requirements=requirements,
         pip_options=list(report.pip_options), conda_file=conda_file, bake=bake, deps=deps,
         package=_package(root), build_requires=_build_requires(root),
-        warnings=list(choice.warnings),
+        warnings=[*report.warnings, *choice.warnings],  # a skipped requirements line is said
     )
     if lock and _lockable(plan):
         plan.locked = locking.compile_requirements(

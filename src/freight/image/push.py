@@ -89,6 +89,7 @@ def push_image(ref: str, registry: str, engine: str | None = None) -> str:
     """Push REF (a tag in Docker's or Podman's store) to the registry; the name pushed."""
     from freight.image.export import source_of
 
+    split_registry(registry)  # a malformed --registry is said first, before looking for REF
     source = source_of(ref, engine)
     if source == "dir":
         raise ConfigError("a directory image cannot be pushed", fix="build with --engine podman or docker, then push")

@@ -23,7 +23,7 @@ _CONDA_PYTHON = re.compile(r"^\s*-\s*python\s*[=<>~]=?\s*(3\.\d+)", re.M)
 def find(root: Path, explicit: str | None = None,
          conda_file: str | None = None) -> tuple[str | None, str]:
     """(version "3.x" or None, where it came from)."""
-    if explicit:
+    if explicit is not None:
         return _check(explicit), "--python"
     for reader, source in ((_python_version_file, ".python-version"),
                            (_requires_python, "requires-python"),
@@ -36,6 +36,8 @@ def find(root: Path, explicit: str | None = None,
 
 def _check(text: str) -> str:
     match = _MINOR.match(text.strip())
+    if re.match(r"^\s*[12]\.\d+", text):
+        raise ConfigError(f"Python {text.strip()} is not supported: images get Python 3", fix="e.g. --python 3.11")
     if not match:
         raise ConfigError(f"python version {text!r} is not like 3.11", fix="e.g. --python 3.11")
     return match.group(1)

@@ -88,15 +88,18 @@ def prepare(plan, folder: Path | None = None, *, engine: Engine = "apptainer", r
                           fix="use --engine apptainer (CHTC's way) or --engine podman")
     _refuse_local_base(plan)
     folder = Path(folder) if folder is not None else default_folder(plan)
-    if folder.exists() and any(folder.iterdir()):
-        raise InputError("the build job folder is not empty", fix="give a new or empty folder, or remove it",
-                         path=folder)
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise InputError("the build job folder is not empty" if folder.is_dir() else "not a folder",
+                         fix="give a new or empty folder, or remove it", path=folder)
+    # Every value is checked before the first file is written: a bad one leaves no half folder.
+    destination, floor_gb = _destination(plan, registry), parse_gb(site_disk)
+    wanted_gb = parse_gb(disk) if disk is not None else None
     left_out = write_context(plan, folder / CONTEXT, RECIPES[engine])
-    size = size_build(plan, _bytes_in(folder / CONTEXT), parse_gb(site_disk))
-    if disk is not None:
-        size = BuildSize(parse_gb(disk), size.memory_gb, size.expected_gb, f"--disk {disk}")
+    size = size_build(plan, _bytes_in(folder / CONTEXT), floor_gb)
+    if wanted_gb is not None:
+        size = BuildSize(wanted_gb, size.memory_gb, size.expected_gb, f"--disk {disk}")
     build = RemoteBuild(folder, engine, f"{plan.name}-{plan.tag}.{'sif' if engine == 'apptainer' else 'tar'}",
-                        _destination(plan, registry), size, left_out)
+                        destination, size, left_out)
     script = folder / SCRIPT
     script.write_text(render_script(plan, build), encoding="utf-8")
     script.chmod(0o755)

@@ -34,8 +34,10 @@ SLURM_UNSET = (
     "SLURM_STEP_NODELIST", "SLURM_STEP_NUM_NODES", "SLURM_STEP_NUM_TASKS", "SLURM_STEP_TASKS_PER_NODE",
     "SLURM_GPUS_PER_TASK", "SLURM_GPU_BIND", "SLURM_CPUS_PER_GPU",
 )
-GRACE_S = 10  # from TERM to KILL when stopping what a launcher started
-JOIN_TIMEOUT_S = 300  # nodes that have not joined by then fail the task
+# From TERM to KILL when stopping what a launcher started: well inside the task wrapper's own
+# grace ($FREIGHT_KILL_GRACE, 10 s), after which it kills the launcher script before it tidies up.
+GRACE_S = 5
+JOIN_TIMEOUT_S = 300  # nodes that have not joined by then fail the task ($FREIGHT_JOIN_TIMEOUT: other)
 EXTRA_FIX = {"ray": "pip install 'freight[ray]'", "torchrun": "pip install 'freight[torch]' (or torch itself)"}
 MODULES = {"ray": "ray", "torchrun": "torch"}
 
@@ -53,12 +55,14 @@ class Launch:
     driver: list[str]  # the program's argv
     prefix: list[str] = field(default_factory=list)  # runs a command in the job's image
     job_tag: str = "freight"
+    join_timeout_s: int = JOIN_TIMEOUT_S
+    grace_s: int = GRACE_S
 
     def context(self) -> dict:
         return {"launcher": self.launcher, "scheduler": self.scheduler, "nodes": self.nodes,
                 "cpus": self.cpus, "gpus": self.gpus, "python": self.python, "driver": self.driver,
                 "prefix": self.prefix, "freight_python": sys.executable, "slurm_unset": SLURM_UNSET,
-                "grace_s": GRACE_S, "join_timeout_s": JOIN_TIMEOUT_S, "job_tag": self.job_tag}
+                "grace_s": self.grace_s, "join_timeout_s": self.join_timeout_s, "job_tag": self.job_tag}
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,9 @@ def launch_command(job: dict, run_dir: str, task_dir: Path, argv: list[str], env
     resources = job.get("resources", {})
     common = {"launcher": job["launcher"], "scheduler": scheduler_of(host_env),
               "nodes": int(resources.get("nodes") or 1), "cpus": int(resources.get("cpus") or 1),
-              "gpus": int(resources.get("gpus") or 0), "job_tag": _job_tag(host_env)}
+              "gpus": int(resources.get("gpus") or 0), "job_tag": _job_tag(host_env),
+              "join_timeout_s": _whole(host_env.get("FREIGHT_JOIN_TIMEOUT"), JOIN_TIMEOUT_S),
+              "grace_s": _stop_grace(host_env)}
     if job.get("container"):
         from freight.engines.wrap import container_command, in_image
 
@@ -106,6 +112,19 @@ def launch_command(job: dict, run_dir: str, task_dir: Path, argv: list[str], env
     script = Path(task_dir) / f"launch-{job['launcher']}.sh"
     script.write_text(render(launch), encoding="utf-8")
     return Launched(["bash", str(script)], script_env, note)
+
+
+def _whole(value: str | None, default: int) -> int:
+    return int(value) if value and value.isdigit() and int(value) > 0 else default
+
+
+def _stop_grace(env: Mapping[str, str]) -> int:
+    """GRACE_S, or less when the wrapper's own grace is shorter (it must not kill the script first)."""
+    try:
+        wrapper_grace = float(env.get("FREIGHT_KILL_GRACE", 10))
+    except ValueError:
+        wrapper_grace = 10
+    return max(1, min(GRACE_S, int(wrapper_grace / 2)))
 
 
 def _job_tag(env: Mapping[str, str]) -> str:

@@ -88,6 +88,10 @@ def build_job(request: RunRequest, home: Path) -> tuple[Job, Config, list[str]]:
         launcher=config.launcher,
         target_options=target_options,
     )
+    multi_node = job.resources.nodes > 1 and get_target(config.target).capabilities.multi_node
+    if multi_node and job.launcher is None:  # allowed (MPI), but easy to get wrong
+        notes.append(f"--nodes {job.resources.nodes} without --ray or --torchrun: the program starts on the "
+                     "first node only and must reach the others itself (srun, mpirun)")
     return job, config, source.notes + notes
 
 
@@ -181,10 +185,26 @@ def _target_options(from_file: dict, from_flags: dict) -> dict:
 
 def _container(config: Config) -> Container | None:
     wanted = config.container
+    if wanted.image != "auto":
+        _refuse_auto_only(wanted)
     if wanted.image is None:
         return None
+    if wanted.image == "auto":
+        from freight.image.auto import check_target
+
+        check_target(config.target)
     return Container(image=wanted.image, engine=wanted.engine, mounts=list(wanted.mounts),
                      base=wanted.base, bake=wanted.bake, deps=wanted.deps)
+
+
+def _refuse_auto_only(wanted) -> None:
+    """--base, --bake and --deps outside shape the image that --image auto builds: with another
+    image, or none, they would be dropped without a word."""
+    given = [flag for flag, on in (("--base", wanted.base is not None), ("--bake", wanted.bake),
+                                   ("--deps outside", wanted.deps == "outside")) if on]
+    if given:
+        raise ConfigError(f"{given[0]} applies only to the image that --image auto builds",
+                          fix=f'add --image auto (image = "auto" under [container]), or drop {given[0]}')
 
 
 def _preemption(config: Config, target_options: dict) -> Preemption:

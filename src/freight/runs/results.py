@@ -120,7 +120,18 @@ def _matplotlib_figure():
     return Figure
 
 
+def check_plot_path(path: Path) -> None:
+    """InputError for a path matplotlib would not write as given: a folder, or no extension
+    (it would add .png and write somewhere else than the path said)."""
+    if path.is_dir():
+        raise InputError("is a folder, not a plot file", path=path, fix="give a file name ending in .png, .svg or .pdf")
+    if not path.suffix:
+        raise InputError("cannot write a plot as a file without extension", path=path,
+                         fix="end the file name in .png, .svg or .pdf")
+
+
 def _save(figure, path: Path) -> Path:
+    check_plot_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         figure.savefig(path, dpi=120)

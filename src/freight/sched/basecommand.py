@@ -239,6 +239,10 @@ class BaseCommandTarget:
             raise ConfigError("target 'basecommand' needs a workspace: the code and the task wrapper reach the "
                               "job through it", fix='set [targets.basecommand] workspace = "NAME" (`ngc workspace list`)')
         instance_for(job.resources.gpus, options)
+        if shutil.which("ngc") is None:  # before the run is recorded; `freight script` renders anyway
+            from freight.errors import MissingToolError
+
+            raise MissingToolError("ngc is not installed here (needed for --target basecommand)", fix=INSTALL_FIX)
 
     def render(self, run, indices: list[int]) -> dict[str, str]:
         return {SCRIPT: Plan(run, self._folder(run, create=False), indices).script()}

@@ -15,7 +15,7 @@ Options = TypeVar("Options", bound=BaseModel)
 
 
 def load_target_options(model: type[Options], options: dict, target: str,
-                        fix: str = "correct it in freight.toml") -> Options:
+                        fix: str = "correct it in freight.toml or --target-opt") -> Options:
     """`[targets.<target>]` checked by the target's model; a one-line ConfigError naming the key."""
     try:
         return model.model_validate(options)
@@ -26,7 +26,9 @@ def load_target_options(model: type[Options], options: dict, target: str,
             close = difflib.get_close_matches(key, model.model_fields, n=1)
             fix = f"did you mean {close[0]!r}?" if close else "known: " + ", ".join(model.model_fields)
             raise ConfigError(f"[targets.{target}] has no setting {key!r}", fix=fix) from None
-        raise ConfigError(f"[targets.{target}] {key}: {error['msg']}", fix=fix) from None
+        shown = f" = {error['input']!r}" if isinstance(error["input"], (str, int, float)) else ""
+        message = error["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"[targets.{target}] {key}{shown}: {message}", fix=fix) from None
 
 
 def submission_folder(run, prefix: str, create: bool = True) -> Path:

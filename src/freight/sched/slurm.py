@@ -340,6 +340,7 @@ def render_script(run, job: Job, options: SlurmOptions, chunk: Chunk, pack: tupl
         directives=directives(run.id, run.paths.root, job, options, chunk, per_element),
         modules=options.modules, env=options.env, workdir=job.workdir,
         python=options.python or sys.executable, run_dir=run.paths.root,
+        launcher=job.launcher, nodes=job.resources.nodes,
     )
 
 

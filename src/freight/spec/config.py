@@ -63,13 +63,14 @@ added to `[env_vars]`. Errors are one line naming the file and the key.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import shlex
 from pathlib import Path
 from typing import Any, Literal, get_origin
 
 from packaging.requirements import InvalidRequirement, Requirement
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictBool, ValidationError, field_validator
 
 from freight.errors import ConfigError
 from freight.spec import sweep
@@ -101,6 +102,12 @@ FIXES = {
     "engine": "one of apptainer, singularity, charliecloud, podman, docker, enroot, pyxis",
     "signal": 'a signal and the seconds before the limit, like "USR1@90"',
     "checkpoint_cmd": 'a command like "python save.py" or ["python", "save.py"]',
+    "requeue": "true or false",
+    "bake": "true or false",
+    "base": 'an image reference like "python:3.12-slim"',
+    "image": 'an image like "docker://python:3.12-slim", a .sif file, an image folder, or "auto"',
+    "deps": 'one of "image", "outside"',
+    "launcher": 'one of "ray", "torchrun"',
 }
 
 # merge_cli keyword -> (table, key) in the config
@@ -221,8 +228,16 @@ class ContainerConfig(_Table):
     engine: EngineName | None = None
     mounts: list[str] = Field(default_factory=list)
     base: str | None = Field(None, min_length=1)  # image = "auto": build on this base
-    bake: bool = False  # image = "auto": copy the code in instead of binding it at run time
+    bake: StrictBool = False  # image = "auto": copy the code in instead of binding it at run time
     deps: Literal["image", "outside"] = "image"  # outside: a uv environment bound in, not in the image
+
+    @field_validator("image", "base")
+    @classmethod
+    def _image_ref(cls, value: str | None) -> str | None:
+        """No engine takes a name with blanks; only a local .sif or image folder may have them."""
+        if value is not None and any(c.isspace() for c in value) and not os.path.exists(value):
+            raise ValueError("an image reference has no blanks")
+        return value
 
 
 class PreemptionConfig(_Table):
@@ -230,7 +245,7 @@ class PreemptionConfig(_Table):
 
     signal: str | None = None
     checkpoint_cmd: list[str] | None = None
-    requeue: bool = False
+    requeue: StrictBool = False  # "yes" in TOML is a string, not a true
     max_requeue: int = Field(3, ge=0)
 
     @field_validator("signal")

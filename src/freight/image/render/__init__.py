@@ -53,10 +53,14 @@ def write_context(plan: ImagePlan, dest: Path | str, fmt: str = "docker") -> lis
     """Write the build folder `dest` (created; must be empty if it exists). Returns what
     was left out of the baked code, "path (reason)" each (empty unless --bake)."""
     dest = Path(dest)
-    if dest.exists() and any(dest.iterdir()):
-        raise InputError("the build folder is not empty", fix="give a new or empty folder",
-                         path=dest)
-    dest.mkdir(parents=True, exist_ok=True)
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise InputError("the build folder is not empty" if dest.is_dir() else "not a folder",
+                         fix="give a new or empty folder", path=dest)
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the build folder ({exc.strerror})",
+                         fix="give a folder in a writable place", path=dest) from None
     for name, text in render(plan, fmt).items():
         (dest / name).write_text(text, encoding="utf-8")
     if needs_uv(plan):
