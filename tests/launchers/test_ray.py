@@ -5,10 +5,8 @@ and on the local target. Each Ray start costs seconds on two cores, so few tests
 """
 
 import json
-import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
