@@ -6,7 +6,9 @@ wrapper from the scheduler (Slurm `--signal=B:USR1@90`; Grid Engine `-notify`: S
 suspend, SIGUSR2 before a kill) and from the wrapper's own timer, `lead` seconds before the
 task's time limit unless the scheduler's came first: every target, local included, warns in
 time and once. The wrapper passes the signal to the program and runs `checkpoint_cmd` (an argv,
-with the task's environment and workdir, output in the task's logs) under its own time limit.
+with the task's environment and workdir, output in the task's logs) under its own time limit;
+in the job's image when it has one, as the program (a new container: it shares the program's
+files and mounts, not its processes).
 
 Requeue. With `requeue`, a task that was warned, or that Slurm itself requeued (preemption,
 `scontrol requeue`: its Restarts count went up), and that did not succeed goes back to the
@@ -29,7 +31,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import IO, Any, NamedTuple
 
-from freight.errors import InputError
+from freight.errors import FreightError, InputError
 from freight.fsutil import write_json_atomic
 from freight.spec.state import TaskState
 
@@ -190,8 +192,9 @@ class PreemptionHandler:
         then = "; running the checkpoint command" if self.plan.checkpoint_cmd else ""
         self.attempt._log(f"freight: {self.warned} ({source}) passed to the program{then}")
         self.attempt._send(signum)
-        if self.plan.checkpoint_cmd:
-            self._checkpoint().start()
+        checkpoint = self._checkpoint() if self.plan.checkpoint_cmd else None
+        if checkpoint is not None:
+            checkpoint.start()
 
     def settle(self, state: TaskState, reason: str) -> tuple[TaskState, str]:
         """After the program ended: wait for a running checkpoint, then requeue the task, fail
@@ -234,16 +237,37 @@ class PreemptionHandler:
             return by if self.by_scheduler else None
         return by if self.warned else None
 
-    def _checkpoint(self) -> Checkpoint:
+    def _checkpoint(self) -> Checkpoint | None:
+        """The checkpoint command where the program runs: in the job's image when it has one (it
+        usually runs the user's own code, which needs the image's python and packages), in a
+        new container of that image with the same mounts and variables (engines/wrap.py)."""
         if self.checkpoint is None:
             from freight.task import command_argv, task_env  # freight.task imports this module
 
             a = self.attempt
-            argv = command_argv({"command": list(self.plan.checkpoint_cmd), "python": a.job.get("python")}, a.params)
-            self.checkpoint = Checkpoint(
-                argv, cwd=a.job["workdir"], env=task_env(a.job, a.paths, a.index, a.params, os.environ),
-                logs=a.logs, log=a._log, timeout=checkpoint_timeout(os.environ, self.plan.lead_s))
+            job = {"command": list(self.plan.checkpoint_cmd), "python": a.job.get("python"),
+                   "container": a.job.get("container")}
+            argv, env = command_argv(job, a.params), task_env(a.job, a.paths, a.index, a.params, os.environ)
+            if a.job.get("container"):
+                try:
+                    argv, env = _in_image(a.job, str(a.paths.root), argv, env)
+                except FreightError as exc:  # the engine is missing or refuses
+                    a._log(f"freight: the checkpoint command cannot run in the image: {exc.one_line()}")
+                    return None
+            self.checkpoint = Checkpoint(argv, cwd=a.job["workdir"], env=env, logs=a.logs, log=a._log,
+                                         timeout=checkpoint_timeout(os.environ, self.plan.lead_s))
         return self.checkpoint
+
+
+def _in_image(job: Mapping[str, Any], run_dir: str, argv: list[str], env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    """argv and env that run `argv` in the job's image, as the program was: through the
+    engine, or as is inside a Kubernetes pod (freight's wrapper already runs in the image)."""
+    from freight.engines.wrap import container_command, in_image
+
+    if os.environ.get("FREIGHT_IN_IMAGE"):
+        return in_image(argv), env
+    wrapped = container_command(dict(job), run_dir, argv, env, dict(os.environ))
+    return wrapped.argv, wrapped.env
 
 
 # -- Slurm, from inside the job ---------------------------------------------------------------

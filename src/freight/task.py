@@ -151,6 +151,7 @@ class TaskAttempt:
         self.cancelled = self.timed_out = False
         self.alarm_stage = ""  # "limit" while the time limit runs, "kill" during the grace
         self.start_error = ""
+        self.engine_supervises = False  # the engine stays the program's parent (ch-run on SquashFS)
         self.state: dict[str, Any] = {}
         self.preemption = PreemptionHandler(self)  # warning signal, checkpoint, requeue
 
@@ -226,6 +227,11 @@ class TaskAttempt:
             self._log(f"freight: {self.start_error}")
             return argv, env
         self._log(wrapped.note)
+        # ch-run on a SquashFS image stays the program's parent and serves its filesystem
+        # (squashfuse): a warning signal that killed it would leave the program without files.
+        engine_args = wrapped.argv[:wrapped.argv.index("--")] if "--" in wrapped.argv else wrapped.argv
+        self.engine_supervises = "ch-run" in {Path(arg).name for arg in engine_args} and any(
+            arg.endswith((".sqfs", ".squashfs")) for arg in engine_args)
         return wrapped.argv, wrapped.env
 
     def _launched(self, argv: list[str], env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
@@ -312,6 +318,9 @@ class TaskAttempt:
     def _send(self, signum: int) -> None:
         if self.proc is None or self.proc.returncode is not None:
             return
+        if self.engine_supervises and signum not in (signal.SIGTERM, signal.SIGKILL, signal.SIGINT):
+            _signal_group_but_leader(self.proc.pid, signum)  # the program, not the engine serving it
+            return
         try:
             os.killpg(self.proc.pid, signum)  # the whole group: a shell script's children too
         except (ProcessLookupError, PermissionError):
@@ -320,6 +329,19 @@ class TaskAttempt:
     def _log(self, line: str) -> None:
         self.logs[0].write(line.encode("utf-8", errors="replace") + b"\n")
         self.logs[0].flush()
+
+
+def _signal_group_but_leader(leader: int, signum: int) -> None:
+    """`signum` to every process of the group `leader` leads, except the leader (Linux /proc)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == leader:
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == leader:  # field 5 of stat, the process group
+                os.kill(int(entry.name), signum)
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile, or not ours
 
 
 def load_job(run_dir: str) -> tuple[RunPaths, dict]:

@@ -58,7 +58,7 @@ def run_app(args: list[str]) -> int:
     except FreightError as exc:
         if state.debug:
             raise
-        err.print(f"freight: error: {exc.one_line()}", markup=False, highlight=False)
+        err.print(f"freight: error: {exc.one_line()}", markup=False, highlight=False, emoji=False)
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code
@@ -67,7 +67,7 @@ def run_app(args: list[str]) -> int:
             exc.show()
             return exc.exit_code
         if exc.format_message():  # empty: no arguments, and the help was printed instead
-            err.print(f"freight: error: {usage_error_line(exc)}", markup=False, highlight=False)
+            err.print(f"freight: error: {usage_error_line(exc)}", markup=False, highlight=False, emoji=False)
         return exc.exit_code
     except typer.Abort:
         return 130

@@ -18,7 +18,9 @@ import shutil
 from dataclasses import dataclass
 
 from freight.errors import ConfigError, MissingToolError
-from freight.spec.patterns import ENV_NAME
+from freight.spec.patterns import ENV_NAME, split_mount
+
+MOUNT_FIX = "e.g. --mount /data or --mount /scratch/me:/data:ro"
 
 
 
@@ -38,20 +40,12 @@ class Mount:
 def parse_mount(text: str, base_dir: str | None = None) -> Mount:
     """"HOST[:CONTAINER][:ro|:rw]" -> Mount; a relative HOST is taken from `base_dir` (the project
     folder), `~` is expanded. ConfigError when it cannot be read."""
-    parts = text.split(":")
-    readonly = False
-    if len(parts) > 1 and parts[-1] in ("ro", "rw"):
-        readonly = parts.pop() == "ro"
-    if len(parts) > 2 or not parts[0] or (len(parts) == 2 and not parts[1]):
-        raise ConfigError(f"mount {text!r} is not HOST[:CONTAINER][:ro]",
-                          fix="e.g. --mount /data or --mount /scratch/me:/data:ro")
-    host = os.path.expanduser(parts[0])
-    host = os.path.normpath(os.path.join(base_dir or os.getcwd(), host))
-    container = os.path.normpath(parts[1]) if len(parts) == 2 else host
-    if not container.startswith("/"):
-        raise ConfigError(f"mount {text!r}: the container path must be absolute",
-                          fix="write it as HOST:/path/in/container")
-    return Mount(host, container, readonly)
+    try:
+        host, inside, readonly = split_mount(text)
+    except ValueError as exc:
+        raise ConfigError(str(exc), fix=MOUNT_FIX) from None
+    host = os.path.normpath(os.path.join(base_dir or os.getcwd(), os.path.expanduser(host)))
+    return Mount(host, os.path.normpath(inside) if inside else host, readonly)
 
 
 def parse_mounts(texts: list[str] | tuple[str, ...], base_dir: str | None = None) -> list[Mount]:

@@ -36,7 +36,19 @@ def current_status(store, target, run) -> list:
             # A target that learned how a task ended writes its state file with the reason
             # (timeout, out of memory …): read it now, not one poll later.
             statuses = store.refresh(run.id, is_alive=lambda index, state: target.is_alive(run, index, state))
+        explain_waiting(target, run, statuses)
     return statuses
+
+
+def explain_waiting(target, run, statuses) -> str | None:
+    """A target that can tell why queued tasks do not start (Grid Engine: a queue in error
+    state) has its poll's answer put in their reason, for `freight status`; not stored."""
+    why_pending = getattr(target, "why_pending", None)
+    note = why_pending(run) if why_pending else None
+    for status in statuses:
+        if note and status.state is TaskState.queued and not status.reason:
+            status.reason = note
+    return note
 
 
 def counts(statuses) -> Counter:
@@ -68,8 +80,10 @@ def wait(store, target, run, console: Console | None = None, backoff: Backoff | 
     show = console is not None and console.is_terminal
     with _progress(console, show) as progress:
         bar = progress.add_task(run.id, total=len(run.tasks()), done=0, running=0, failed=0)
+        said = None
         while True:
             statuses = current_status(store, target, run)
+            said = _tell_waiting(console, target, run, said)
             tally = counts(statuses)
             finished = sum(tally[s] for s in FINISHED)
             progress.update(bar, completed=finished, running=tally[TaskState.running],
@@ -77,6 +91,15 @@ def wait(store, target, run, console: Console | None = None, backoff: Backoff | 
             if is_settled(statuses):
                 return statuses
             sleep_between_polls(target, run, backoff.next())
+
+
+def _tell_waiting(console: Console | None, target, run, said: str | None) -> str | None:
+    """Say once while following a run why its queued tasks wait (until someone acts, it may be)."""
+    why_pending = getattr(target, "why_pending", None)
+    note = why_pending(run) if why_pending else None
+    if console is not None and note and note != said:
+        console.print(f"waiting: {note}", style="yellow", markup=False, emoji=False, highlight=False)
+    return note or said
 
 
 def sleep_between_polls(target, run, seconds: float) -> None:

@@ -66,6 +66,23 @@ def one_line(text: str) -> str:
     return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
+class ToolTimeout(FreightError):
+    """A scheduler command killed at its time limit; `said` is what it printed on stderr until
+    then (sbatch prints why it waits, "... sleeping and retrying", and keeps retrying)."""
+
+    def __init__(self, tool: str, timeout: float, said: str) -> None:
+        self.tool, self.said = tool, said
+        quoted = f"; it said: {said}" if said else ""
+        super().__init__(f"{tool} did not answer within {timeout:.0f} s{quoted}",
+                         fix="check that the scheduler is up, then try again")
+
+
+def _decoded(output: bytes | str | None) -> str:
+    """Output caught before a timeout (bytes even with text=True), as one line."""
+    text = output.decode(errors="replace") if isinstance(output, bytes) else output or ""
+    return one_line(text)
+
+
 def run_tool(argv: Sequence[str], *, fix: str = "", check: bool = True,
              timeout: float = 120) -> subprocess.CompletedProcess:
     """Run a scheduler command; with `check`, a non-zero exit is a ConfigError quoting what the
@@ -76,9 +93,8 @@ def run_tool(argv: Sequence[str], *, fix: str = "", check: bool = True,
     try:
         done = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout,
                               stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        raise FreightError(f"{argv[0]} did not answer within {timeout:.0f} s",
-                           fix="check that the scheduler is up, then try again") from None
+    except subprocess.TimeoutExpired as exc:
+        raise ToolTimeout(argv[0], timeout, _decoded(exc.stderr)) from None
     if check and done.returncode != 0:
         said = one_line(done.stderr) or one_line(done.stdout) or f"exit {done.returncode}"
         raise ConfigError(f"{argv[0]} failed: {said}", fix=fix)

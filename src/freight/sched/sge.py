@@ -237,6 +237,39 @@ def parse_error_reasons(text: str) -> dict[int, str]:
     return reasons
 
 
+# A queue instance line of `qstat -f`: name@host, qtype, resv/used/tot, load, arch, states
+_QUEUE_LINE = re.compile(r"^(\S+@\S+)\s+\S+\s+\d+/\d+/\d+\s+\S+\s+\S+\s+([a-zA-Z]+)\s*$")
+
+
+def parse_queue_errors(text: str) -> dict[str, str]:
+    """`qstat -f -qs E -explain E` -> {queue instance in error state (E): why, the first of the
+    indented messages under it ("queue all.q marked QERROR as result of job 7's failure at host
+    vm"), or "" when none}."""
+    errors: dict[str, str] = {}
+    current = None
+    for line in text.splitlines():
+        match = _QUEUE_LINE.match(line)
+        if match:
+            current = match.group(1) if "E" in match.group(2) else None
+            if current:
+                errors[current] = ""
+        elif current and line[:1].isspace():
+            errors[current] = errors[current] or line.strip()
+        else:  # the separator, the pending jobs' banner
+            current = None
+    return errors
+
+
+def queue_error_note(errors: dict[str, str]) -> str | None:
+    """One line for `freight status` on why pending tasks do not start, or None."""
+    if not errors:
+        return None
+    queue, why = next(iter(errors.items()))
+    more = f" (and {len(errors) - 1} more queue instance(s) in error state)" if len(errors) > 1 else ""
+    return (f"queue {queue} is in error state: {why or 'qstat gives no reason'}; "
+            f"fix: qmod -c '{queue}' as an SGE manager{more}")
+
+
 def task_state(letters: str) -> TaskState:
     """qstat's state letters -> freight's state, for a task with no state file of its own.
     Running is the task wrapper's word (its state file): until the wrapper has written it, a
@@ -312,6 +345,8 @@ class Snapshot:
     jobs: dict[str, list[tuple[list[Range], str]]]
     accounting: dict[str, dict[tuple[str, int], dict[str, str]]] = field(default_factory=dict)
     error_reasons: dict[str, dict[int, str]] = field(default_factory=dict)
+    queue_note: str | None = None  # why pending tasks do not start (a queue in error state)
+    queues_asked: bool = False
 
     def state(self, job: str, task: int) -> str | None:
         for ranges, letters in self.jobs.get(job, ()):
@@ -342,6 +377,7 @@ class SgeTarget:
         self._snapshot_at = 0.0
         self._locations: dict[str, tuple[int, dict[int, Location]]] = {}
         self._settled: dict[str, set[int]] = {}  # rows whose current attempt has a final state
+        self._why_pending: dict[str, str | None] = {}  # run id -> why its pending tasks wait
 
     def check(self, job) -> None:
         refuse_unsupported(self, job)
@@ -394,6 +430,7 @@ class SgeTarget:
         if snapshot is None:
             return {}
         states, settled = {}, self._settled.setdefault(run.id, set())
+        pending = False
         for index, where in locations.items():
             if index in settled:
                 continue
@@ -405,11 +442,26 @@ class SgeTarget:
             letters = snapshot.state(where.job, where.task)
             if letters is not None and task_state(letters) is TaskState.queued:
                 states[index] = TaskState.queued
+                pending = pending or letters.endswith("qw")
             elif letters is not None:
                 self._write_verdict(run, index, where, None, self._stuck(run, where, letters, snapshot))
             elif snapshot.taken > where.submitted:
                 self._gone(run, index, where, snapshot, None)
+        self._why_pending[run.id] = self._queue_errors(snapshot) if pending else None
         return states
+
+    def why_pending(self, run) -> str | None:
+        """Why this run's pending tasks do not start, as the last poll found: a queue instance in
+        error state (E), which Grid Engine leaves until a manager clears it."""
+        return self._why_pending.get(run.id)
+
+    def _queue_errors(self, snapshot: Snapshot) -> str | None:
+        """At most one `qstat -f -qs E -explain E` per snapshot, only while tasks pend."""
+        if not snapshot.queues_asked:
+            snapshot.queues_asked = True
+            text = _ask(["qstat", "-f", "-qs", "E", "-explain", "E"])
+            snapshot.queue_note = queue_error_note(parse_queue_errors(text or ""))
+        return snapshot.queue_note
 
     def _stuck(self, run, where: Location, letters: str, snapshot: Snapshot) -> tuple[TaskState, str, None]:
         """The verdict on a task Grid Engine holds but will not run: in error, or being deleted."""

@@ -49,8 +49,8 @@ from freight.fsutil import read_json, write_json_atomic
 from freight.runs.store import RunStore
 from freight.sched.base import Capabilities, Submission, refuse_unsupported
 from freight.sched.batch import (
-    consecutive_ranges, crash_point, expand_ranges, one_line, parse_ranges, run_tool, sort_unrecorded,
-    submitter,
+    ToolTimeout, consecutive_ranges, crash_point, expand_ranges, one_line, parse_ranges, run_tool,
+    sort_unrecorded, submitter,
 )
 from freight.sched.render import render_template
 from freight.spec.job import Job
@@ -68,6 +68,13 @@ COMMAND_TIMEOUT_S = 60
 GONE = "GONE"  # in neither squeue nor sacct: ended, and forgotten
 UNKNOWN = "UNKNOWN"  # the scheduler could not be asked
 IMPOSSIBLE = "Requested node configuration is not available"  # sbatch: no node can ever run it
+# sbatch's words when slurmctld takes no more jobs for now (sbatch.c, slurm_strerror(EAGAIN)), and
+# what to do about it
+QUEUE_FULL_SIGNS = ("job queue full", "temporarily unable to accept job", "Resource temporarily unavailable",
+                    "MaxJobCount")
+QUEUE_FULL_WHY = "Slurm's job queue is full: MaxJobCount in slurm.conf; or slurmctld is overloaded"
+QUEUE_FULL_FIX = ("submit fewer jobs at once: --pack K runs K tasks in each array element; or wait until "
+                  "queued jobs finish and run again (`scontrol show config | grep MaxJobCount` shows the cap)")
 INSTALL_FIX = "run freight on the cluster's login node, or install Slurm's client (slurm-client)"
 
 # Slurm's job state -> (task state, reason). PREEMPTED without requeue is final (lost); a
@@ -499,13 +506,23 @@ class SlurmTarget:
 
     def _sbatch(self, script: Path, after: str | None, submitted: list[str]) -> str:
         dependency = [f"--dependency=afterany:{after}"] if after else []
-        done = _slurm(["sbatch", "--parsable", *dependency, str(script)])
+        try:
+            done = _slurm(["sbatch", "--parsable", *dependency, str(script)])
+        except ToolTimeout as exc:  # sbatch may still queue it at the last moment: no scancel
+            said = _sbatch_message(exc.said)
+            if queue_full(said):
+                raise FreightError(f"no job queued in {COMMAND_TIMEOUT_S} s ({QUEUE_FULL_WHY}); sbatch said: {said}",
+                                   path=script, fix=QUEUE_FULL_FIX) from None
+            raise
         job_id = done.stdout.strip().split(";")[0] if done.returncode == 0 else ""
         if job_id.isdigit():
             return job_id
         if submitted:  # all or nothing: the arrays already queued would run half a sweep
             _slurm(["scancel", *submitted], quiet=True)
-        raise ConfigError(f"sbatch refused the job: {_sbatch_message(done)}", path=script,
+        said = _sbatch_message(done.stderr) or f"exit {done.returncode}, no message"
+        if queue_full(said):
+            raise ConfigError(f"sbatch refused the job: {said} ({QUEUE_FULL_WHY})", path=script, fix=QUEUE_FULL_FIX)
+        raise ConfigError(f"sbatch refused the job: {said}", path=script,
                           fix="check [targets.slurm] (partition, account, qos) and the resources asked for")
 
     def _store(self, run) -> RunStore:
@@ -639,11 +656,17 @@ def _after_start(state: TaskState, reason: str | None, element: Element) -> tupl
     return state, f"{reason} (Slurm {element.state})"
 
 
-def _sbatch_message(done: subprocess.CompletedProcess) -> str:
+def _sbatch_message(stderr: str) -> str:
     """sbatch's own words, one line: its `sbatch: error:` lines without the prefix."""
-    lines = [line.removeprefix("sbatch: error: ").strip() for line in done.stderr.splitlines()]
-    errors = [line for line in lines if line and not line.startswith("sbatch: ")]
-    return "; ".join(errors) or f"exit {done.returncode}, no message"
+    lines = [line.removeprefix("sbatch: error: ").strip() for line in re.split(r"\n|(?=sbatch: )", stderr)]
+    return "; ".join(line for line in lines if line and not line.startswith("sbatch: "))
+
+
+def queue_full(said: str) -> bool:
+    """Whether sbatch's words say the controller takes no more jobs for now: the queue holds
+    MaxJobCount jobs (slurm.conf), or slurmctld is too busy (both EAGAIN to sbatch, which then
+    retries for about two minutes, printing its first "sleeping and retrying" line at once)."""
+    return any(sign in said for sign in QUEUE_FULL_SIGNS)
 
 
 def _tail(path: Path, lines: int = 20) -> str:

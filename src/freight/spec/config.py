@@ -75,7 +75,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictBool, Vali
 from freight.errors import ConfigError
 from freight.spec import sweep
 from freight.spec.job import EngineName, EnvMode, Task
-from freight.spec.patterns import ENV_NAME, check_signal_spec
+from freight.spec.patterns import ENV_NAME, check_mounts, check_signal_spec
 from freight.spec.resources import Resources, parse_duration_s, parse_memory_mb
 from freight.spec.tomlfile import read_toml
 
@@ -108,6 +108,7 @@ FIXES = {
     "image": 'an image like "docker://python:3.12-slim", a .sif file, an image folder, or "auto"',
     "deps": 'one of "image", "outside"',
     "launcher": 'one of "ray", "torchrun"',
+    "mounts": "e.g. --mount /data or --mount /scratch/me:/data:ro",
 }
 
 # merge_cli keyword -> (table, key) in the config
@@ -238,6 +239,11 @@ class ContainerConfig(_Table):
         if value is not None and any(c.isspace() for c in value) and not os.path.exists(value):
             raise ValueError("an image reference has no blanks")
         return value
+
+    @field_validator("mounts")
+    @classmethod
+    def _mounts(cls, value: list[str]) -> list[str]:
+        return check_mounts(value)  # refused here, not when a task starts on a node
 
 
 class PreemptionConfig(_Table):
@@ -477,5 +483,5 @@ def _flag(key: str, tables: tuple[str, ...]) -> str:
         return "--sweep"
     if tables == ("env_vars",):
         return f"environment variable {key}"
-    name = {"file": "sweep-file"}.get(key, key)
+    name = {"file": "sweep-file", "mounts": "mount"}.get(key, key)
     return "--" + name.replace("_", "-")

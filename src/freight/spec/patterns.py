@@ -16,6 +16,30 @@ def check_signal_spec(value: str | None) -> str | None:
     return value
 
 
+MOUNT_FORM = "HOST[:CONTAINER[:ro]]"
+
+
+def split_mount(text: str) -> tuple[str, str | None, bool]:
+    """"HOST[:CONTAINER][:ro|:rw]" -> (host, container or None, read-only), paths as written;
+    ValueError naming the form for anything else ("", "a:b:c:d", a relative CONTAINER)."""
+    parts = str(text).split(":")
+    readonly = False
+    if len(parts) > 1 and parts[-1] in ("ro", "rw"):
+        readonly = parts.pop() == "ro"
+    if len(parts) > 2 or not parts[0].strip() or (len(parts) == 2 and not parts[1]):
+        raise ValueError(f"mount {text!r} is not {MOUNT_FORM}")
+    if len(parts) == 2 and not parts[1].startswith("/"):
+        raise ValueError(f"mount {text!r}: the container path must be absolute")
+    return parts[0], parts[1] if len(parts) == 2 else None, readonly
+
+
+def check_mounts(mounts: list[str]) -> list[str]:
+    """The list unchanged, or ValueError for the first mount that is not HOST[:CONTAINER[:ro]]."""
+    for text in mounts:
+        split_mount(text)
+    return mounts
+
+
 def check_env_names(env: dict[str, str]) -> dict[str, str]:
     for name in env:
         if not ENV_NAME.fullmatch(str(name)):
