@@ -29,17 +29,10 @@ PODMAN_IMAGE=localhost/freight-ci/bookworm-py:latest
 IMAGES_ENV=$CACHE/images.env
 MARKER="freight-ci bookworm-py 1"  # change it to rebuild every image
 PATH_IN_IMAGE=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-export DEBIAN_FRONTEND=noninteractive
-APT=(apt-get -o DPkg::Lock::Timeout=900)
 
-log() { echo "ci/containers.sh: $*" >&2; }
-
-need_root() {
-  [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null && return 0
-  log "needs root and apt-get: run 'sudo bash ci/containers.sh $1'; the container tests skip meanwhile"
-  [ "${CI:-}" = true ] && exit 1
-  exit 0
-}
+CI_SCRIPT=containers.sh CI_TESTS=container
+# shellcheck source=ci/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 install_packages() {
   local pkgs=(charliecloud-runtime charliecloud-builders squashfuse squashfs-tools podman runc catatonit

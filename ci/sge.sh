@@ -22,22 +22,15 @@
 # reason; in CI ($CI=true) that is an error.
 set -euo pipefail
 export SGE_ROOT=/var/lib/gridengine SGE_CELL=default
-export DEBIAN_FRONTEND=noninteractive
 COMMON=$SGE_ROOT/$SGE_CELL/common
 QMASTER_PID=/var/spool/gridengine/qmaster/qmaster.pid
 export SGE_EXECD_PIDFILE=/var/run/gridengine/execd.pid
 SLOTS=${SGE_SLOTS:-16}
 ALLOW_ROOT=${SGE_ALLOW_ROOT:-1}
-APT=(apt-get -o DPkg::Lock::Timeout=900)
 
-log() { echo "ci/sge.sh: $*" >&2; }
-
-need_root() {
-  [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null && return 0
-  log "needs root and apt-get: run 'sudo bash ci/sge.sh $1'; the SGE tests skip meanwhile"
-  [ "${CI:-}" = true ] && exit 1
-  exit 0
-}
+CI_SCRIPT=sge.sh CI_TESTS=SGE
+# shellcheck source=ci/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 # alive = the pid names a live, non-zombie process (PID 1 here may reap late)
 alive_pid() { [ -e "/proc/$1" ] && ! grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat" 2>/dev/null; }

@@ -21,16 +21,10 @@ WITH_DBD=${WITH_DBD:-1}
 SLURM_CPUS=${SLURM_CPUS:-16}
 CONF=/etc/slurm/slurm.conf
 MULTI_DIR=${MULTI_DIR:-/var/lib/freight-ci/slurm-multi}
-export DEBIAN_FRONTEND=noninteractive
 
-log() { echo "ci/slurm.sh: $*" >&2; }
-
-need_root() {
-  [ "$(id -u)" -eq 0 ] && return 0
-  log "needs root (apt-get, daemons): run 'sudo bash ci/slurm.sh $1'; the Slurm tests skip meanwhile"
-  [ "${CI:-}" = true ] && exit 1
-  exit 0
-}
+CI_SCRIPT=slurm.sh CI_TESTS=Slurm
+# shellcheck source=ci/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 node_ready() {  # the node can run jobs (idle, partly or fully busy, finishing some)
   local state
@@ -62,6 +56,21 @@ start_munge() {
   munge -n | unmunge >/dev/null
 }
 
+common_conf() {  # what both clusters' slurm.conf say alike: one host, jobs start at once
+  cat <<'EOF'
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+MpiDefault=none
+MailProg=/bin/true
+ReturnToService=2
+SlurmdParameters=config_overrides
+SchedulerType=sched/backfill
+SchedulerParameters=batch_sched_delay=0,sched_min_interval=0
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+EOF
+}
+
 write_slurm_conf() {
   local host mem acct="AccountingStorageType=accounting_storage/none"
   host=$(hostname -s)
@@ -81,16 +90,7 @@ SlurmctldPidFile=/run/slurmctld.pid
 SlurmdPidFile=/run/slurmd.pid
 SlurmctldLogFile=/var/log/slurm/slurmctld.log
 SlurmdLogFile=/var/log/slurm/slurmd.log
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-MpiDefault=none
-MailProg=/bin/true
-ReturnToService=2
-SlurmdParameters=config_overrides
-SchedulerType=sched/backfill
-SchedulerParameters=batch_sched_delay=0,sched_min_interval=0
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
+$(common_conf)
 ${acct}
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/filetxt
@@ -164,15 +164,7 @@ SlurmctldPidFile=$d/slurmctld.pid
 SlurmdPidFile=$d/slurmd-%n.pid
 SlurmctldLogFile=$d/log/slurmctld.log
 SlurmdLogFile=$d/log/slurmd-%n.log
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-MpiDefault=none
-MailProg=/bin/true
-ReturnToService=2
-SlurmdParameters=config_overrides
-SchedulerParameters=batch_sched_delay=0,sched_min_interval=0
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
+$(common_conf)
 AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/filetxt
 JobCompLoc=$d/log/jobcomp.log
